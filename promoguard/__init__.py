@@ -1,0 +1,3 @@
+"""The `promoguard` command: one entry point over classifier, training and serving."""
+
+__version__ = "0.1.0"
