@@ -6,8 +6,17 @@ from dataclasses import dataclass
 
 from tokenizers import Tokenizer
 
-PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3, 4
+# Our own tokenizers put these at ids 0..4; a user's Hugging Face checkpoint may not
+# (bert-base-chinese has [CLS]=101), so ids are always looked up in the tokenizer.
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def special_id(tokenizer: Tokenizer, token: str) -> int:
+    """The id of a special token, or ValueError naming the token the tokenizer lacks."""
+    idx = tokenizer.token_to_id(token)
+    if idx is None:
+        raise ValueError(f"tokenizer has no {token} token; PromoGuard needs a BERT-style vocabulary")
+    return idx
 
 
 @dataclass(frozen=True)
@@ -34,15 +43,16 @@ def make_windows(tokenizer: Tokenizer, text: str, window: int, stride: int) -> l
     body = window - 2
     if body < 1 or not 1 <= stride <= body:
         raise ValueError(f"need window >= 3 and 1 <= stride <= window-2, got window={window}, stride={stride}")
+    cls_id, sep_id = special_id(tokenizer, "[CLS]"), special_id(tokenizer, "[SEP]")
     enc = tokenizer.encode(text, add_special_tokens=False)
     ids, offsets = enc.ids, enc.offsets
     if not ids:
-        return [Window([CLS_ID, SEP_ID], 0, 0)]
+        return [Window([cls_id, sep_id], 0, 0)]
     windows = []
     start = 0
     while True:
         end = min(start + body, len(ids))
-        windows.append(Window([CLS_ID, *ids[start:end], SEP_ID], offsets[start][0], offsets[end - 1][1]))
+        windows.append(Window([cls_id, *ids[start:end], sep_id], offsets[start][0], offsets[end - 1][1]))
         if end >= len(ids):
             return windows
         start += stride
