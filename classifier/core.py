@@ -1,0 +1,397 @@
+"""The `Classifier`: one loaded bundle that scores texts and turns scores into results.
+
+Pipeline per record: normalise (`normalize.py`) title and text -> windows
+(`windows.make_windows`) -> ONNX session on length-sorted, padded batches of windows ->
+sigmoid -> per-label maximum over windows -> `account.licensed` rule -> policy decision ->
+evidence (the best window per label at or above `warn`, and lexicon hits for those labels).
+
+When a record has a `title`, the model sees ``title + "\\n" + text``; evidence spans always
+point into `text` (a window that lies wholly in the title gives no model evidence).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .bundle import (
+    DEFAULT_BUNDLE_DIR,
+    LEXICON_FILE,
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    Bundle,
+    BundleError,
+    load_bundle,
+)
+from .evidence import Hit, Lexicon, LexiconError, apply_account_rule, evidence_for
+from .normalize import NORMALIZER_VERSION, Normalized, normalize
+from .policy import Policy
+from .windows import make_windows, special_id
+
+log = logging.getLogger(__name__)
+
+SCORE_DIGITS = 4
+DEFAULT_BATCH_SIZE = 32  # windows per ONNX call; larger batches pad more for little gain on CPU
+EVIDENCE_MODES = ("window", "sentence")
+_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")
+
+
+class RecordError(ValueError):
+    """A record cannot be classified (no text, text not a string, bad account)."""
+
+
+@dataclass
+class _Item:
+    """One record on its way through a batch."""
+
+    id: str
+    text: str
+    norm: Normalized
+    model_text: str
+    offset: int  # where `norm.text` starts inside `model_text`
+    licensed: bool | None
+
+
+def validate_record(record: str | Mapping[str, Any]) -> tuple[str | None, str, str, bool | None]:
+    """Check a record and return (id or None, text, title, account.licensed).
+
+    Raises:
+        RecordError: the text is missing, empty or not a string; title/account malformed.
+    """
+    if isinstance(record, str):
+        record = {"text": record}
+    if not isinstance(record, Mapping):
+        raise RecordError(f"a record must be a string or an object with 'text', got {type(record).__name__}")
+    text = record.get("text")
+    if not isinstance(text, str):
+        got = "missing" if text is None else f"a {type(text).__name__}"
+        raise RecordError(f"record 'text' must be a non-empty string, got {got}")
+    if not text.strip():
+        raise RecordError("record 'text' is empty; nothing to classify")
+    title = record.get("title") or ""
+    if not isinstance(title, str):
+        raise RecordError(f"record 'title' must be a string, got {type(title).__name__}")
+    account = record.get("account") or {}
+    if not isinstance(account, Mapping):
+        raise RecordError(f"record 'account' must be an object, got {type(account).__name__}")
+    licensed = account.get("licensed")
+    if licensed is not None and not isinstance(licensed, bool):
+        raise RecordError(f"account.licensed must be true, false or null, got {licensed!r}")
+    rid = record.get("id")
+    return (None if rid is None or rid == "" else str(rid)), text, title, licensed
+
+
+class Classifier:
+    """Scores posts with a verified bundle and decides per the policy.
+
+    Build it with `Classifier.load`. The ONNX session is thread-safe and the rest keeps no
+    per-call state, so one instance may serve many threads.
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        session: Any,
+        tokenizer: Any,
+        policy: Policy,
+        lexicon: Lexicon,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        evidence: str = "window",
+    ) -> None:
+        if evidence not in EVIDENCE_MODES:
+            raise ValueError(f"evidence must be one of {', '.join(EVIDENCE_MODES)}, got {evidence!r}")
+        self.evidence_mode = evidence
+        self.bundle = bundle
+        self.session = session
+        self.tokenizer = tokenizer
+        self.policy = policy
+        self.lexicon = lexicon
+        self.batch_size = batch_size
+        self.labels: tuple[str, ...] = bundle.labels
+        self.version = bundle.version
+        self.window = bundle.window
+        self.stride = bundle.stride
+        self.pad_id = special_id(tokenizer, "[PAD]")
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None = None,
+        policy: str | Policy = "standard",
+        config: str | Path | Mapping[str, Any] | None = None,
+        *,
+        threads: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        evidence: str = "window",
+    ) -> Classifier:
+        """Load and verify a bundle once and open its ONNX session.
+
+        Args:
+            path: a bundle folder; None means the default bundle shipped in the package.
+            policy: a preset name (``strict``, ``standard``, ``lenient``) or a `Policy`.
+            config: a policy config file (TOML/JSON) or mapping overriding thresholds.
+            threads: onnxruntime intra-op threads; default: env ``PROMOGUARD_THREADS`` or the
+                number of CPUs (at most 4).
+            batch_size: windows per ONNX call.
+            evidence: ``window``: a flagged label's model evidence is its best window;
+                ``sentence``: the best-scoring sentence inside that window (one more, small
+                ONNX call for posts with a label at or above `flag`; for people reading one
+                post, e.g. `promoguard classify`).
+
+        Returns:
+            A ready `Classifier`.
+
+        Raises:
+            BundleError: the bundle is missing, corrupted, was trained with another normaliser
+                version, or its model, tokenizer or lexicon cannot be opened.
+            PolicyError: a bad preset or config.
+        """
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        if path is None and not DEFAULT_BUNDLE_DIR.is_dir():
+            raise BundleError(
+                f"no default bundle is installed ({DEFAULT_BUNDLE_DIR} is missing); pass a bundle folder "
+                "(--bundle PATH) or build one with `promoguard train` and `promoguard export`"
+            )
+        bundle = load_bundle(path)
+        if bundle.normalizer_version != NORMALIZER_VERSION:
+            raise BundleError(
+                f"bundle {bundle.path} was trained with normaliser {bundle.normalizer_version!r} but this "
+                f"PromoGuard normalises with {NORMALIZER_VERSION!r}; re-export the bundle with this version "
+                "(promoguard export) or install the PromoGuard version that made it"
+            )
+        if isinstance(policy, Policy):
+            if config is not None:
+                policy = Policy.build(policy.thresholds, "standard", config)
+        else:
+            policy = Policy.build(bundle.thresholds, policy, config)
+        if set(policy.thresholds) != set(bundle.labels):
+            raise BundleError(
+                f"policy labels {sorted(policy.thresholds)} do not match bundle labels {bundle.labels}"
+            )
+        if threads is None:
+            threads = int(os.environ.get("PROMOGUARD_THREADS", 0)) or min(4, os.cpu_count() or 1)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        # Spinning idle threads burn the CPU that tokenisation, other workers and other
+        # processes need; on a shared 2-core machine spinning made scans ~3x slower.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            session = ort.InferenceSession(
+                str(bundle.file(MODEL_FILE)), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise BundleError(
+                f"bundle {bundle.path}: {MODEL_FILE} cannot be loaded by onnxruntime: {exc}"
+            ) from exc
+        try:
+            tokenizer = Tokenizer.from_file(str(bundle.file(TOKENIZER_FILE)))
+        except Exception as exc:
+            raise BundleError(
+                f"bundle {bundle.path}: {TOKENIZER_FILE} is not a valid tokenizer: {exc}"
+            ) from exc
+        try:
+            lexicon = Lexicon.load(bundle.file(LEXICON_FILE))
+        except (LexiconError, UnicodeDecodeError) as exc:
+            raise BundleError(f"bundle {bundle.path}: {LEXICON_FILE}: {exc}") from exc
+        lexicon.warm_up()  # jieba's dictionary loads here, not inside the first request
+        try:
+            clf = cls(bundle, session, tokenizer, policy, lexicon, batch_size=batch_size, evidence=evidence)
+        except ValueError as exc:
+            raise BundleError(f"bundle {bundle.path}: {TOKENIZER_FILE}: {exc}") from exc
+        log.info(
+            "loaded bundle %s (version %s, policy %s, %d threads)",
+            bundle.path,
+            clf.version,
+            policy.name,
+            threads,
+        )
+        return clf
+
+    # -- scoring -----------------------------------------------------------------------------
+
+    def _run(self, windows: list[list[int]]) -> np.ndarray:
+        """Sigmoid scores `[len(windows), labels]`, in the order given; batches sorted by length."""
+        out = np.empty((len(windows), len(self.labels)), dtype=np.float32)
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        for lo in range(0, len(order), self.batch_size):
+            idx = order[lo : lo + self.batch_size]
+            width = max(len(windows[i]) for i in idx)
+            ids = np.full((len(idx), width), self.pad_id, dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                ids[row, : len(windows[i])] = windows[i]
+                mask[row, : len(windows[i])] = 1
+            (logits,) = self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})
+            out[idx] = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float32)))
+        return out
+
+    def score_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Per-label scores (max over windows) for raw texts, `[len(texts), labels]`.
+
+        The plain scoring path, for evaluation and benchmarks: no policy, no evidence.
+        """
+        items = [normalize(t).text for t in texts]
+        per = [make_windows(self.tokenizer, t, self.window, self.stride) for t in items]
+        flat = [w.input_ids for ws in per for w in ws]
+        probs = self._run(flat) if flat else np.zeros((0, len(self.labels)), dtype=np.float32)
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        pos = 0
+        for k, ws in enumerate(per):
+            out[k] = probs[pos : pos + len(ws)].max(axis=0)
+            pos += len(ws)
+        return out
+
+    # -- results -----------------------------------------------------------------------------
+
+    def _prepare(self, record: str | Mapping[str, Any]) -> _Item:
+        rid, text, title, licensed = validate_record(record)
+        norm = normalize(text)
+        model_text, offset = norm.text, 0
+        if title.strip():
+            head = normalize(title).text
+            model_text, offset = f"{head}\n{norm.text}", len(head) + 1
+        return _Item(rid or uuid.uuid4().hex, text, norm, model_text, offset, licensed)
+
+    def classify(self, record: str | Mapping[str, Any]) -> dict[str, Any]:
+        """Classify one post: a string or a DESIGN.md record (``text`` required).
+
+        Returns:
+            A DESIGN.md result dict: id, decision, labels, scores, evidence, model_version.
+
+        Raises:
+            RecordError: the record has no usable text or a malformed field.
+        """
+        return self.classify_batch([record])[0]
+
+    def classify_batch(self, records: Iterable[str | Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Classify many posts in one pass; windows of all of them share length-sorted batches.
+
+        Args:
+            records: strings or DESIGN.md records.
+
+        Returns:
+            One result dict per record, in input order.
+
+        Raises:
+            RecordError: a record has no usable text or a malformed field (the message says
+                which record, by position and id).
+        """
+        items = []
+        for k, record in enumerate(records):
+            try:
+                items.append(self._prepare(record))
+            except RecordError as exc:
+                rid = record.get("id") if isinstance(record, Mapping) else None
+                raise RecordError(f"record {k}{f' (id {rid!r})' if rid is not None else ''}: {exc}") from exc
+        per = [make_windows(self.tokenizer, it.model_text, self.window, self.stride) for it in items]
+        flat = [w.input_ids for ws in per for w in ws]
+        probs = self._run(flat) if flat else np.zeros((0, len(self.labels)), dtype=np.float32)
+        chunks = []
+        pos = 0
+        for ws in per:
+            chunks.append(probs[pos : pos + len(ws)])
+            pos += len(ws)
+        spans = [
+            {j: (ws[b].char_start, ws[b].char_end) for j, b in enumerate(p.argmax(axis=0))}
+            for ws, p in zip(per, chunks, strict=True)
+        ]
+        if self.evidence_mode == "sentence":
+            self._refine_to_sentences(items, chunks, spans)
+        return [self._result(it, p, sp) for it, p, sp in zip(items, chunks, spans, strict=True)]
+
+    def _refine_to_sentences(
+        self, items: list[_Item], chunks: list[np.ndarray], spans: list[dict[int, tuple[int, int]]]
+    ) -> None:
+        """Narrow each flagged label's span from its best window to its best sentence, in place.
+
+        Sentences of the best window (split at 。！？；and line breaks) are scored alone, all in
+        one batch; the top sentence replaces the window when it reaches the label's `warn`.
+        """
+        flags = [t.flag for t in (self.policy.thresholds[x] for x in self.labels)]
+        warns = [t.warn for t in (self.policy.thresholds[x] for x in self.labels)]
+        jobs: list[tuple[int, int, list[tuple[int, int]]]] = []  # (item, label, sentence spans)
+        for k, (it, p) in enumerate(zip(items, chunks, strict=True)):
+            for j in range(len(self.labels)):
+                if p[:, j].max() < flags[j]:
+                    continue
+                a, b = spans[k][j]
+                a = max(a, it.offset)  # evidence stays in the text, not the title
+                sentences = [m.span() for m in _SENTENCE.finditer(it.model_text, a, b) if m.group().strip()]
+                if len(sentences) > 1:
+                    jobs.append((k, j, sentences))
+        if not jobs:
+            return
+        windows: list[list[int]] = []
+        owners: list[tuple[int, int]] = []  # (job, sentence) per window
+        for n, (k, _, sentences) in enumerate(jobs):
+            text = items[k].model_text
+            for m, (x, y) in enumerate(sentences):
+                for w in make_windows(self.tokenizer, text[x:y], self.window, self.stride):
+                    windows.append(w.input_ids)
+                    owners.append((n, m))
+        probs = self._run(windows)
+        best: dict[tuple[int, int], float] = {}
+        for (n, m), row in zip(owners, probs, strict=True):
+            j = jobs[n][1]
+            best[(n, m)] = max(best.get((n, m), 0.0), float(row[j]))
+        for n, (k, j, sentences) in enumerate(jobs):
+            m = max(range(len(sentences)), key=lambda i: best.get((n, i), 0.0))
+            if best.get((n, m), 0.0) >= warns[j]:
+                spans[k][j] = sentences[m]
+
+    def _result(self, it: _Item, probs: np.ndarray, spans: dict[int, tuple[int, int]]) -> dict[str, Any]:
+        scores = {label: float(probs[:, j].max()) for j, label in enumerate(self.labels)}
+        # Lexicon evidence is shown only for labels at or above warn (and the account rule
+        # only lowers `unlicensed` from above flag), so other labels' phrases are not searched.
+        needed = [label for label, t in self.policy.thresholds.items() if scores.get(label, 0.0) >= t.warn]
+        hits: list[Hit] = self.lexicon.find(it.norm, needed)
+        t_unl = self.policy.thresholds.get("unlicensed")
+        extra: list[dict[str, Any]] = []
+        if t_unl is not None:
+            scores, extra = apply_account_rule(scores, it.licensed, hits, t_unl.flag, t_unl.warn)
+        scores = {k: round(v, SCORE_DIGITS) for k, v in scores.items()}
+        decision = self.policy.decide(scores)
+        labels = self.policy.labels(scores)
+        shown = {label: scores[label] >= t.warn for label, t in self.policy.thresholds.items()}
+        evidence: list[dict[str, Any]] = []
+        for j, label in enumerate(self.labels):
+            if shown.get(label):
+                span = self._text_span(it, *spans[j])
+                if span is not None:
+                    a, b = span
+                    evidence.append(
+                        {"label": label, "start": a, "end": b, "text": it.text[a:b], "source": "model"}
+                    )
+        evidence += evidence_for(hits, shown)
+        evidence += extra
+        return {
+            "id": it.id,
+            "decision": decision,
+            "labels": labels,
+            "scores": scores,
+            "evidence": evidence,
+            "model_version": self.version,
+        }
+
+    @staticmethod
+    def _text_span(it: _Item, start: int, end: int) -> tuple[int, int] | None:
+        """A span of `model_text` clipped to `text` (not the title), as original offsets."""
+        a = max(start - it.offset, 0)
+        b = min(end - it.offset, len(it.norm.text))
+        if b <= a:
+            return None
+        return it.norm.to_original(a, b)
