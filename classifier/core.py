@@ -3,7 +3,9 @@
 Pipeline per record: normalise (`normalize.py`) title and text -> windows
 (`windows.make_windows`) -> ONNX session on length-sorted, padded batches of windows ->
 sigmoid -> per-label maximum over windows -> `account.licensed` rule -> policy decision ->
-evidence (the best window per label at or above `warn`, and lexicon hits for those labels).
+evidence for each label at or above `warn`: the model's best window (or, with
+``evidence="sentence"``, the best-scoring sentence inside it for labels at or above `flag`)
+and the label's lexicon hits.
 
 When a record has a `title`, the model sees ``title + "\\n" + text``; evidence spans always
 point into `text` (a window that lies wholly in the title gives no model evidence).
@@ -153,10 +155,13 @@ class Classifier:
             BundleError: the bundle is missing, corrupted, was trained with another normaliser
                 version, or its model, tokenizer or lexicon cannot be opened.
             PolicyError: a bad preset or config.
+            ValueError: `evidence` is not a known mode.
         """
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        if evidence not in EVIDENCE_MODES:
+            raise ValueError(f"evidence must be one of {', '.join(EVIDENCE_MODES)}, got {evidence!r}")
         if path is None and not DEFAULT_BUNDLE_DIR.is_dir():
             raise BundleError(
                 f"no default bundle is installed ({DEFAULT_BUNDLE_DIR} is missing); pass a bundle folder "

@@ -77,7 +77,13 @@ def read_config(path: str | Path) -> dict[str, Any]:
             try:
                 import tomllib
             except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef]
+                try:
+                    import tomli as tomllib  # type: ignore[no-redef]
+                except ModuleNotFoundError:
+                    raise PolicyError(
+                        f"policy config {p}: reading TOML needs Python 3.11+ or `pip install tomli`; "
+                        "or write the config as JSON"
+                    ) from None
             data = tomllib.loads(raw.decode("utf-8"))
         else:
             data = json.loads(raw.decode("utf-8"))

@@ -52,6 +52,7 @@ class ScanOptions:
         progress: show a progress bar; None means only when stderr is a terminal.
         read: how inputs are read (formats, CSV columns, whole-file text).
         threads: onnxruntime threads per process; None picks cpus // workers.
+        evidence: "window" or "sentence" model evidence (see `Classifier.load`).
     """
 
     output: Path | None = None
@@ -66,6 +67,7 @@ class ScanOptions:
     progress: bool | None = None
     read: ReadOptions = field(default_factory=ReadOptions)
     threads: int | None = None
+    evidence: str = "window"
 
     def __post_init__(self) -> None:
         if self.fmt not in ("jsonl", "csv"):
@@ -74,6 +76,8 @@ class ScanOptions:
             raise ScanError(f"--workers must be at least 1, got {self.workers}")
         if self.batch_size < 1:
             raise ScanError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.evidence not in ("window", "sentence"):
+            raise ScanError(f"--evidence must be window or sentence, got {self.evidence!r}")
         if self.resume and self.output is None:
             raise ScanError("--resume needs an output file (-o OUT)")
 
@@ -118,13 +122,13 @@ class ScanSummary:
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(bundle: str | None, policy: str, config: str | None, threads: int) -> None:
+def _worker_init(bundle: str | None, policy: str, config: str | None, threads: int, evidence: str) -> None:
     # The parent handles Ctrl-C and stops the pool; workers must not die mid-batch on their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from .core import Classifier
 
     try:
-        _WORKER["clf"] = Classifier.load(bundle, policy, config, threads=threads)
+        _WORKER["clf"] = Classifier.load(bundle, policy, config, threads=threads, evidence=evidence)
     except Exception as exc:  # reported by the first task, not by an endlessly respawning pool
         _WORKER["error"] = exc
 
@@ -232,7 +236,9 @@ def scan(inputs: list[str], options: ScanOptions) -> ScanSummary:
     if options.workers == 1:
         from .core import Classifier
 
-        clf = Classifier.load(options.bundle, options.policy, options.config, threads=options.threads)
+        clf = Classifier.load(
+            options.bundle, options.policy, options.config, threads=options.threads, evidence=options.evidence
+        )
         labels = clf.labels
     else:
         from .core import Classifier  # noqa: F401  (fail fast on a bad bundle before spawning)
@@ -252,7 +258,7 @@ def scan(inputs: list[str], options: ScanOptions) -> ScanSummary:
         pool = ProcessPoolExecutor(
             options.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
             initargs=(str(options.bundle) if options.bundle else None, options.policy,
-                      str(options.config) if options.config else None, threads),
+                      str(options.config) if options.config else None, threads, options.evidence),
         )  # fmt: skip
 
     writer = open_output(out, options.fmt, labels, options.resume)

@@ -64,6 +64,7 @@ def _highlighted(text: str, evidence: list[dict[str, Any]]) -> Any:
         out.append(("…" if a else "") + text[a : e["start"]])
         out.append(text[e["start"] : e["end"]], style=_LABEL_STYLE.get(e["label"], "reverse"))
         out.append(text[e["end"] : b] + ("…" if b < len(text) else "") + "\n")
+    out.rstrip()
     return out
 
 
@@ -101,7 +102,9 @@ def render(result: dict[str, Any], text: str, thresholds: dict[str, dict[str, fl
                     f"{' ' + sub.name if sub else ''} @ {e['start']}-{e['end']}"
                 )
             elif e["source"] == "model":
-                console.print(f"  [underline]model window[/] {e['label']} @ {e['start']}-{e['end']}")
+                console.print(
+                    f"  [underline]model[/] {e['label']} @ {e['start']}-{e['end']}: {e['text'][:60]!r}"
+                )
             else:
                 console.print(f"  {e['label']}: {e.get('detail', e['source'])}")
     console.print(f"[dim]model {result['model_version']}[/dim]")

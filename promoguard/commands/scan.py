@@ -100,6 +100,10 @@ def register(app: typer.Typer) -> None:
                 "--progress/--no-progress", help="Progress bar (default: when stderr is a terminal)."
             ),
         ] = None,
+        evidence: Annotated[
+            str,
+            typer.Option("--evidence", help="Model evidence: window (fast) or sentence (its best sentence)."),
+        ] = "window",
         engine: Annotated[
             str,
             typer.Option("--engine", help="local, or ray: Ray Data, OUT a folder of part files (also parquet)."),
@@ -133,6 +137,7 @@ def register(app: typer.Typer) -> None:
             options = ScanOptions(
                 output=output, fmt=fmt, bundle=bundle, policy=policy, config=config, workers=workers,
                 batch_size=batch_size, resume=resume, overwrite=overwrite, progress=progress, threads=threads,
+                evidence=evidence,
                 read=ReadOptions(input_format=input_format, text_column=text_column, id_column=id_column,
                                  whole_file=whole_file),
             )  # fmt: skip

@@ -271,3 +271,8 @@ def test_export_writes_corpus_lines(queue, tmp_path: Path) -> None:
         },
     ]
     assert c not in {int(x["id"].split("-")[1]) for x in lines}
+    # The file is a corpus the training code reads (explicit `datasets` schema), closing the loop.
+    from training.data import load_corpus
+
+    loaded = load_corpus(out)
+    assert loaded["labels"] == [["misleading"], []] and loaded["family"] == ["review", "review"]

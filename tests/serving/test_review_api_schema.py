@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,6 +45,8 @@ def test_no_server_errors(schema: Any, method: str, path: str, mode: GenerationM
     )
     def run(case: Any) -> None:
         response = case.call(headers=auth("admin"))
-        assert response.status_code < 500, f"{case.method} {case.path} -> {response.status_code}: {response.text}"
+        assert response.status_code < 500, (
+            f"{case.method} {case.path} -> {response.status_code}: {response.text}"
+        )
 
     run()
