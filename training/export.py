@@ -233,7 +233,7 @@ def build_tiny_bundle(out_dir: str | Path, seed: int = 0) -> Path:
     model = new_classifier(make_config(tokenizer, MODEL_SIZES["tiny"], max_positions=128), seed=seed)
     # A freshly initialised BERT scores every text ~0.5; a few seconds on toy sentences make
     # the scores depend on the text, so consumers' tests see different decisions.
-    fit_toy(model, tokenizer, steps=120, seed=seed)
+    fit_toy(model, tokenizer, steps=200, seed=seed)
     thresholds = {label: {"warn": 0.3, "flag": 0.5, "block": 0.8} for label in LABELS}
     with tempfile.TemporaryDirectory() as tmp:
         paths = onnx_pipeline(model, tmp)
@@ -242,4 +242,58 @@ def build_tiny_bundle(out_dir: str | Path, seed: int = 0) -> Path:
             window=64, stride=48, model_config=config_dict(model), metrics={},
             corpus_hash="tiny-test-bundle", version=f"tiny-{seed}",
             card="# Tiny test bundle\n\nA 1-layer BERT (hidden 32) fit on toy sentences, for tests. Not a classifier.\n",
+        )  # fmt: skip
+
+
+def export_checkpoint(
+    checkpoint: str | Path,
+    out_dir: str | Path,
+    *,
+    corpus_dir: str | Path = "corpora",
+    thresholds: Mapping[str, Mapping[str, float]] | None = None,
+    window: int = 320,
+    stride: int = 240,
+    version: str | None = None,
+) -> Path:
+    """Bundle a fine-tuned checkpoint: ONNX -> optimise -> int8, thresholds given or calibrated on dev.
+
+    Args:
+        checkpoint: a `BertForSequenceClassification` folder with `tokenizer.json` (or vocab.txt).
+        out_dir: the bundle folder.
+        thresholds: `{label: {warn, flag, block}}`; None calibrates on the corpus' dev split
+            with the int8 model's scores.
+
+    Returns:
+        The bundle folder.
+
+    Raises:
+        FileNotFoundError: no tokenizer in the checkpoint, or no dev split to calibrate on.
+    """
+    from .calibrate import calibrate
+    from .evaluate import load_split, onnx_scores
+    from .tokenizer import load_tokenizer_from_checkpoint
+
+    tokenizer = load_tokenizer_from_checkpoint(checkpoint)
+    model = BertForSequenceClassification.from_pretrained(str(checkpoint)).eval()
+    window = min(window, model.config.max_position_embeddings)
+    stride = min(stride, window - 2)
+    metrics: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = onnx_pipeline(model, tmp)
+        if thresholds is None:
+            dev = load_split("dev", corpus_dir)
+            scores = onnx_scores(paths["int8"], tokenizer, dev.texts, window, stride)
+            thresholds, metrics["calibration_dev"] = calibrate(scores, dev.targets)
+        try:
+            from .data import corpus_hash
+
+            digest = corpus_hash(corpus_dir)
+        except FileNotFoundError:
+            digest = "unknown"
+        card = (f"# Exported model\n\nExported from `{checkpoint}` with `promoguard export`; run "
+                "`promoguard eval --bundle` on it for the comparison table.\n")  # fmt: skip
+        return write_bundle(
+            out_dir, onnx_model=paths["int8"], tokenizer=tokenizer, thresholds=thresholds, window=window,
+            stride=stride, model_config=config_dict(model), metrics=metrics, corpus_hash=digest, card=card,
+            version=version, lexicon=Path(corpus_dir) / "lexicon" / "redflags.txt",
         )  # fmt: skip

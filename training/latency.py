@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import tempfile
 import time
@@ -26,20 +27,27 @@ from .modeling import MODEL_SIZES, make_config, new_classifier
 log = logging.getLogger(__name__)
 
 
-def _percentiles(fn: Callable[[], object], runs: int, warmup: int) -> dict[str, float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    times.sort()
+def _summary(times: list[float]) -> dict[str, float]:
+    times = sorted(times)
     return {
         "p50_ms": round(statistics.median(times), 3),
         "p90_ms": round(times[int(0.9 * (len(times) - 1))], 3),
         "mean_ms": round(statistics.fmean(times), 3),
     }
+
+
+def _interleaved(fns: dict[str, Callable[[], object]], runs: int, warmup: int) -> dict[str, dict[str, float]]:
+    """Time each function `runs` times, alternating between them so that load changes hit all alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t0) * 1000.0)
+    return {name: _summary(t) for name, t in times.items()}
 
 
 def onnx_session(path: str | Path, threads: int = 2) -> Any:
@@ -62,7 +70,6 @@ def time_model(
     mask = np.ones_like(ids)
     sess = onnx_session(onnx_path, threads)
     feeds = {"input_ids": ids, "attention_mask": mask}
-    onnx_t = _percentiles(lambda: sess.run(["logits"], feeds), runs, warmup=20)
     model.eval()
     t_ids, t_mask = torch.from_numpy(ids), torch.from_numpy(mask)
 
@@ -70,7 +77,8 @@ def time_model(
         with torch.inference_mode():
             model(input_ids=t_ids, attention_mask=t_mask)
 
-    torch_t = _percentiles(torch_call, max(20, runs // 4), warmup=5)
+    timed = _interleaved({"onnx": lambda: sess.run(["logits"], feeds), "torch": torch_call}, runs, warmup=20)
+    onnx_t, torch_t = timed["onnx"], timed["torch"]
     return {
         "seq_len": seq_len,
         "onnx_int8": onnx_t,
@@ -98,14 +106,63 @@ def time_sizes(tokenizer: Tokenizer, sizes: Sequence[str], seq_len: int, runs: i
     return results
 
 
+def record_latency(bundle_dir: str | Path, checkpoint: str | Path | None = None, seq_len: int = 302,
+                   runs: int = 300) -> dict[str, Any]:  # fmt: skip
+    """Time a bundle's int8 model against the same model in PyTorch eager; store it in the bundle.
+
+    The PyTorch model is `checkpoint` (the fine-tuned weights) when given, else rebuilt from the
+    bundle's `model_config` (latency does not depend on the weights). The result goes into
+    `bundle.json` metrics["latency"] and a section of MODEL_CARD.md; checksums are rewritten.
+
+    Returns:
+        The timing dict.
+    """
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from classifier import bundle as B
+
+    bundle = B.load_bundle(bundle_dir)
+    if checkpoint is not None:
+        model = BertForSequenceClassification.from_pretrained(str(checkpoint))
+    else:
+        model = BertForSequenceClassification(BertConfig(**bundle.manifest["model_config"]))
+    timing = time_model(model.eval(), bundle.file(B.MODEL_FILE), seq_len, runs)
+    timing["threads"] = 2
+    timing["machine"] = f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start"
+    manifest = dict(bundle.manifest)
+    manifest["metrics"] = {**manifest.get("metrics", {}), "latency": timing}
+    bundle.file(B.MANIFEST_FILE).write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    card = bundle.file(B.CARD_FILE).read_text(encoding="utf-8")
+    section = (
+        "\n## Measured latency\n\n"
+        f"One post of {seq_len} tokens (300 characters), 2 threads, {runs} runs, interleaved "
+        f"with PyTorch eager in one process: int8 ONNX p50 {timing['onnx_int8']['p50_ms']} ms, "
+        f"p90 {timing['onnx_int8']['p90_ms']} ms; PyTorch eager p50 {timing['torch_eager']['p50_ms']} ms; "
+        f"speed-up {timing['speedup_p50']}x ({timing['machine']}).\n"
+    )  # fmt: skip
+    card = card.split("\n## Measured latency\n")[0].rstrip("\n") + "\n" + section
+    bundle.file(B.CARD_FILE).write_text(card, encoding="utf-8")
+    B.write_checksums(bundle.path)
+    B.load_bundle(bundle.path)
+    return timing
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", nargs="+", default=["mini", "small", "medium"])
     parser.add_argument("--seq-len", type=int, default=302, help="tokens of one 300-char post + specials")
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--bundle", type=Path, help="time this bundle and record the result in it")
+    parser.add_argument("--checkpoint", type=Path, help="the bundle's PyTorch weights (optional)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(2)
+    if args.bundle:
+        print(json.dumps(record_latency(args.bundle, args.checkpoint, args.seq_len, args.runs), indent=2))
+        return
     from .tokenizer import build_tokenizer
 
     results = time_sizes(build_tokenizer(), args.sizes, args.seq_len, args.runs)

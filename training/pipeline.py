@@ -231,6 +231,7 @@ class Pipeline:
             "fp32_vs_torch_max_abs_prob_diff": float(np.abs(s_fp32[: len(head)] - s_torch).max()),
             "fp32_vs_torch_items": len(head),
             "int8_fp32_decision_agreement": round(float((d_fp32 == d_int8).all(1).mean()), 4),
+            "int8_fp32_label_decision_agreement": round(float((d_fp32 == d_int8).mean()), 4),
             "fp32_macro_f1": f_fp32,
             "int8_macro_f1": f_int8,
             "int8_minus_fp32_macro_f1": round(f_int8 - f_fp32, 4),

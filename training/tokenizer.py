@@ -95,8 +95,8 @@ def _normalize_for_counting(text: str) -> str:
 def build_tokenizer(
     texts: Iterable[str] = (),
     *,
-    jieba_top: int = 7000,
-    jieba_min_weight: int = 50,
+    jieba_top: int = 9500,
+    jieba_min_weight: int = 8,
     text_min_count: int = 2,
     latin_vocab: int = 600,
     use_jieba: bool = True,
@@ -172,7 +172,14 @@ def _learn_latin_pieces(words: Counter[str], size: int) -> list[str]:
 
 
 def tokenizer_from_vocab(vocab: list[str]) -> Tokenizer:
-    """A BERT-style WordPiece tokenizer over an explicit vocabulary (ids = list positions)."""
+    """A BERT-style WordPiece tokenizer over an explicit vocabulary (ids = list positions).
+
+    Raises:
+        ValueError: the vocabulary lacks [UNK], [CLS] or [SEP].
+    """
+    missing = [t for t in ("[UNK]", "[CLS]", "[SEP]") if t not in vocab]
+    if missing:
+        raise ValueError(f"vocabulary lacks {missing}; PromoGuard needs a BERT-style vocabulary")
     tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
     # Emoji presentation selectors and joiners carry no meaning for us and would split an emoji
     # into an unknown piece.

@@ -45,7 +45,7 @@ def toy_examples(seed: int = 0) -> list[tuple[str, list[float]]]:
 
 
 def fit_toy(
-    model: BertForSequenceClassification, tokenizer: Tokenizer, steps: int = 60, seed: int = 0
+    model: BertForSequenceClassification, tokenizer: Tokenizer, steps: int = 100, seed: int = 0, lr: float = 1e-2
 ) -> BertForSequenceClassification:
     """Train `model` on `toy_examples` for `steps` full-batch steps (a few seconds for a tiny model)."""
     torch.manual_seed(seed)
@@ -53,7 +53,7 @@ def fit_toy(
     windows = [encode_windows(tokenizer, text, 64, 48)[0] for text, _ in examples]
     ids, mask = pad_batch(windows, special_id(tokenizer, "[PAD]"))
     targets = torch.tensor([y for _, y in examples])
-    optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    optim = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
     for _ in range(steps):
         logits = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits

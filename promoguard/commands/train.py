@@ -1,9 +1,57 @@
-"""`promoguard train` (not written yet)."""
+"""`promoguard train`: tokenizer -> pre-train -> fine-tune -> calibrate -> export -> bundle."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add this command to the root app. Filled in by the issue that owns it."""
+    """Add `train` to the root app."""
+    app.command("train")(train)
+
+
+def train(
+    run_dir: Annotated[Path, typer.Option(help="Work folder for every stage's output.")] = Path("runs/train"),
+    corpus: Annotated[Path, typer.Option(help="Corpus root holding splits/ and lexicon/.")] = Path("corpora"),
+    seed: Annotated[int, typer.Option(help="Seed for every stage.")] = 0,
+    size: Annotated[str, typer.Option(help="Model size (training.modeling.MODEL_SIZES).")] = "mini",
+    window: Annotated[int, typer.Option(help="Tokens per window, [CLS]/[SEP] included.")] = 320,
+    stride: Annotated[int, typer.Option(help="Tokens between window starts.")] = 240,
+    pretrain_steps: Annotated[int, typer.Option(help="Stage-1 MLM steps; 0: as many as fit in --pretrain-minutes.")] = 540,
+    pretrain_minutes: Annotated[float | None, typer.Option(help="Stage-1 time budget.")] = None,
+    domain_steps: Annotated[int, typer.Option(help="Stage-2 (corpus text) MLM steps; 0: fit --domain-minutes.")] = 150,
+    domain_minutes: Annotated[float | None, typer.Option(help="Stage-2 time budget.")] = None,
+    epochs: Annotated[float, typer.Option(help="Fine-tuning epochs (unless --finetune-steps).")] = 1.0,
+    finetune_steps: Annotated[int | None, typer.Option(help="Fine-tuning steps; 0: fit --finetune-minutes.")] = None,
+    finetune_minutes: Annotated[float | None, typer.Option(help="Fine-tuning time budget.")] = None,
+    base_model: Annotated[Path | None, typer.Option(help="Fine-tune this local Hugging Face BERT checkpoint instead of pre-training.")] = None,
+    extra: Annotated[list[Path] | None, typer.Option(help="Extra labelled JSONL (corpus format); repeatable.")] = None,
+    scratch_baseline: Annotated[bool, typer.Option(help="Also fine-tune a from-scratch model for the comparison.")] = True,
+    resume: Annotated[bool, typer.Option(help="Skip finished stages; continue an interrupted pre-training.")] = False,
+    install: Annotated[bool, typer.Option(help="Copy the verified bundle into classifier/default_bundle/.")] = False,
+    version: Annotated[str | None, typer.Option(help="Bundle version string.")] = None,
+) -> None:
+    """Train the model end to end and write a verified bundle (RUN_DIR/bundle)."""
+    # Under CPU contention OpenMP's default busy-waiting wastes most of the time; must be set
+    # before torch loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from training.pipeline import TrainPlan
+    from training.pipeline import train as run
+
+    for path in [*(extra or []), *([base_model] if base_model else [])]:
+        if not path.exists():
+            raise typer.BadParameter(f"{path} does not exist")
+    plan = TrainPlan(
+        run_dir=run_dir, corpus_dir=corpus, seed=seed, size=size, window=window, stride=stride,
+        pretrain_steps=pretrain_steps, pretrain_minutes=pretrain_minutes, domain_steps=domain_steps,
+        domain_minutes=domain_minutes, finetune_epochs=epochs, finetune_steps=finetune_steps,
+        finetune_minutes=finetune_minutes, base_model=base_model, extra=list(extra or []),
+        scratch_baseline=scratch_baseline, resume=resume, install=install, version=version,
+    )  # fmt: skip
+    bundle = run(plan)
+    typer.echo(f"bundle written to {bundle}")
+    typer.echo(f"comparison table: {run_dir / 'eval.md'}")
