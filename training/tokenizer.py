@@ -22,7 +22,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -39,8 +39,12 @@ DOMAIN_LATIN = (
     "iphone wechat alipay pdd jd tb dy ks xhs bilibili zhihu weibo"
 ).split()
 
+LATIN_PIECES_FILE = Path(__file__).parent / "latin_pieces.txt"
+
 # Punctuation that survives NFKC normalisation and is common in Chinese posts.
-CJK_PUNCTUATION = "，：；！？（）％＋－＝＠＃＆＊。、“”‘’【】《》〈〉「」『』〔〕…—–～·￥•●○■□▲△◆◇★☆※→←↑↓√×÷°℃‰①②③④⑤⑥⑦⑧⑨⑩"
+CJK_PUNCTUATION = (
+    "，：；！？（）％＋－＝＠＃＆＊。、“”‘’【】《》〈〉「」『』〔〕…—–～·￥•●○■□▲△◆◇★☆※→←↑↓√×÷°℃‰①②③④⑤⑥⑦⑧⑨⑩"
+)
 
 # Emoji blocks kept in the vocabulary even when no training text uses them.
 _EMOJI_RANGES = (
@@ -99,6 +103,7 @@ def build_tokenizer(
     jieba_min_weight: int = 8,
     text_min_count: int = 2,
     latin_vocab: int = 600,
+    latin_pieces: Sequence[str] | None = None,
     use_jieba: bool = True,
 ) -> Tokenizer:
     """Build the tokenizer from jieba's dictionary, `texts` and the built-in Latin/emoji lists.
@@ -110,6 +115,9 @@ def build_tokenizer(
         jieba_min_weight: drop jieba characters whose summed word frequency is below this.
         text_min_count: minimum count for a character of `texts` to be kept.
         latin_vocab: size of the learned Latin/digit WordPiece vocabulary.
+        latin_pieces: use these Latin pieces instead of learning them. WordPieceTrainer breaks
+            frequency ties in no fixed order, so a reproducible build pins the pieces
+            (`pinned_latin_pieces()`, the list the shipped tokenizer was built with).
         use_jieba: include jieba's dictionary characters (off only in tiny tests).
 
     Returns:
@@ -149,10 +157,18 @@ def build_tokenizer(
         for cp in range(lo, hi + 1):
             if unicodedata.category(chr(cp)) == "So":
                 add(chr(cp))
-    for token in _learn_latin_pieces(latin, latin_vocab):
+    pieces = _learn_latin_pieces(latin, latin_vocab) if latin_pieces is None else latin_pieces
+    for token in pieces:
         add(token)
     log.info("tokenizer vocabulary: %d tokens", len(vocab))
     return tokenizer_from_vocab(vocab)
+
+
+def pinned_latin_pieces(path: Path = LATIN_PIECES_FILE) -> list[str] | None:
+    """The Latin pieces the shipped tokenizer was built with (one per line), or None if absent."""
+    if not path.is_file():
+        return None
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 def _learn_latin_pieces(words: Counter[str], size: int) -> list[str]:
@@ -185,7 +201,9 @@ def tokenizer_from_vocab(vocab: list[str]) -> Tokenizer:
     # into an unknown piece.
     tok.normalizer = normalizers.Sequence([
         normalizers.Replace(Regex("[\ufe0e\ufe0f\u200d]"), ""),
-        normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True),
+        normalizers.BertNormalizer(
+            clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True
+        ),
     ])  # fmt: skip
     # BertPreTokenizer splits on punctuation only; symbols (emoji, ×, ∶, ￥) are isolated too so
     # that "1∶3" or "赚😭abc" do not become one unknown word.
@@ -239,3 +257,35 @@ def unk_rate(tokenizer: Tokenizer, texts: Iterable[str]) -> float:
         total += len(enc.ids)
         hits += sum(1 for i in enc.ids if i == unk)
     return hits / total if total else 0.0
+
+
+def extend_tokenizer(
+    tokenizer: Tokenizer, texts: Iterable[str], min_count: int = 2, words: Sequence[str] = DOMAIN_LATIN
+) -> tuple[Tokenizer, list[str]]:
+    """Append tokens the domain needs; ids of existing tokens are unchanged.
+
+    Used after general pre-training, on the corpus text: characters that `texts` use at least
+    `min_count` times and `tokenizer` maps to [UNK] (e.g. an emoji outside the built-in
+    blocks), and the domain's Latin `words` (vx, usdt, mt4) that it splits into pieces. The
+    model's embeddings are resized to match and the new tokens are learnt in domain
+    pre-training.
+
+    Returns:
+        The extended tokenizer and the tokens added (none added: `tokenizer` itself).
+    """
+    unk = tokenizer.token_to_id("[UNK]")
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(ch for ch in _normalize_for_counting(text) if not ch.isspace() and not ch.isascii())
+    candidates = sorted(ch for ch, n in counts.items() if n >= min_count)
+    encoded = tokenizer.encode_batch(candidates, add_special_tokens=False) if candidates else []
+    added = [ch for ch, enc in zip(candidates, encoded, strict=True) if enc.ids == [unk]
+             and (_is_cjk(ch) or unicodedata.category(ch)[0] in "PSNL")]  # fmt: skip
+    latin = sorted({w for w in words if len(w) >= 2})
+    split = tokenizer.encode_batch(latin, add_special_tokens=False)
+    added += [w for w, enc in zip(latin, split, strict=True) if len(enc.ids) > 1]
+    if not added:
+        return tokenizer, []
+    vocab = [t for t, _ in sorted(tokenizer.get_vocab(with_added_tokens=False).items(), key=lambda kv: kv[1])]
+    log.info("extending the tokenizer with %d tokens: %s", len(added), " ".join(added[:80]))
+    return tokenizer_from_vocab(vocab + added), added

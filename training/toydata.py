@@ -17,7 +17,12 @@ from classifier.windows import special_id
 from .modeling import encode_windows, pad_batch
 
 _VIOLATIONS = {
-    "fraudulent": ("拉人头返佣，推荐一人奖励一千", "刷单返利，日结佣金", "先交保证金再放款", "征信修复，黑户可贷"),
+    "fraudulent": (
+        "拉人头返佣，推荐一人奖励一千",
+        "刷单返利，日结佣金",
+        "先交保证金再放款",
+        "征信修复，黑户可贷",
+    ),
     "misleading": ("稳赚不赔，保本保息", "年化收益百分之三十，零风险", "绝对安全，银行级保障"),
     "unlicensed": ("加vx带单荐股，内部消息", "代客理财，代操盘", "无抵押私人放贷，当天下款"),
 }
@@ -45,7 +50,11 @@ def toy_examples(seed: int = 0) -> list[tuple[str, list[float]]]:
 
 
 def fit_toy(
-    model: BertForSequenceClassification, tokenizer: Tokenizer, steps: int = 100, seed: int = 0, lr: float = 1e-2
+    model: BertForSequenceClassification,
+    tokenizer: Tokenizer,
+    steps: int = 100,
+    seed: int = 0,
+    lr: float = 1e-2,
 ) -> BertForSequenceClassification:
     """Train `model` on `toy_examples` for `steps` full-batch steps (a few seconds for a tiny model)."""
     torch.manual_seed(seed)

@@ -17,10 +17,16 @@ def register(app: typer.Typer) -> None:
 
 def evaluate(
     bundle: Annotated[Path | None, typer.Option(help="Bundle folder; default: the shipped bundle.")] = None,
-    run_dir: Annotated[Path | None, typer.Option(help="Training run folder: adds the PyTorch and from-scratch models.")] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Training run folder: adds the PyTorch and from-scratch models.")
+    ] = None,
     corpus: Annotated[Path, typer.Option(help="Corpus root holding splits/ and gold/.")] = Path("corpora"),
-    split: Annotated[list[str] | None, typer.Option(help="Splits to score (repeatable); default test, challenge, gold.")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write all metrics as JSON here.")] = None,
+    split: Annotated[
+        list[str] | None, typer.Option(help="Splits to score (repeatable); default test, challenge, gold.")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write all metrics as JSON here.")
+    ] = None,
 ) -> None:
     """Print one Markdown table: every system side by side on every split."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

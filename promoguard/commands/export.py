@@ -16,10 +16,16 @@ def register(app: typer.Typer) -> None:
 
 
 def export(
-    model: Annotated[Path, typer.Argument(help="Fine-tuned checkpoint folder (save_pretrained + tokenizer.json).")],
+    model: Annotated[
+        Path, typer.Argument(help="Fine-tuned checkpoint folder (save_pretrained + tokenizer.json).")
+    ],
     out: Annotated[Path, typer.Option(help="Bundle folder to write.")] = Path("runs/export/bundle"),
-    thresholds: Annotated[Path | None, typer.Option(help="JSON {label: {warn, flag, block}}; default: calibrate on dev.")] = None,
-    corpus: Annotated[Path, typer.Option(help="Corpus root (dev split for calibration, lexicon).")] = Path("corpora"),
+    thresholds: Annotated[
+        Path | None, typer.Option(help="JSON {label: {warn, flag, block}}; default: calibrate on dev.")
+    ] = None,
+    corpus: Annotated[Path, typer.Option(help="Corpus root (dev split for calibration, lexicon).")] = Path(
+        "corpora"
+    ),
     window: Annotated[int, typer.Option(help="Tokens per window.")] = 320,
     stride: Annotated[int, typer.Option(help="Tokens between window starts.")] = 240,
     version: Annotated[str | None, typer.Option(help="Bundle version string.")] = None,

@@ -21,18 +21,44 @@ def train(
     size: Annotated[str, typer.Option(help="Model size (training.modeling.MODEL_SIZES).")] = "mini",
     window: Annotated[int, typer.Option(help="Tokens per window, [CLS]/[SEP] included.")] = 320,
     stride: Annotated[int, typer.Option(help="Tokens between window starts.")] = 240,
-    pretrain_steps: Annotated[int, typer.Option(help="Stage-1 MLM steps; 0: as many as fit in --pretrain-minutes.")] = 540,
+    pretrain_steps: Annotated[
+        int, typer.Option(help="Stage-1 MLM steps; 0: as many as fit in --pretrain-minutes.")
+    ] = 540,
     pretrain_minutes: Annotated[float | None, typer.Option(help="Stage-1 time budget.")] = None,
-    domain_steps: Annotated[int, typer.Option(help="Stage-2 (corpus text) MLM steps; 0: fit --domain-minutes.")] = 150,
+    pretrain_stop_at: Annotated[
+        int | None, typer.Option(help="Stop stage 1 after this many steps (schedule unchanged).")
+    ] = None,
+    domain_steps: Annotated[
+        int, typer.Option(help="Stage-2 (corpus text) MLM steps; 0: fit --domain-minutes.")
+    ] = 150,
     domain_minutes: Annotated[float | None, typer.Option(help="Stage-2 time budget.")] = None,
+    domain_stop_at: Annotated[int | None, typer.Option(help="Stop stage 2 after this many steps.")] = None,
     epochs: Annotated[float, typer.Option(help="Fine-tuning epochs (unless --finetune-steps).")] = 1.0,
-    finetune_steps: Annotated[int | None, typer.Option(help="Fine-tuning steps; 0: fit --finetune-minutes.")] = None,
+    finetune_steps: Annotated[
+        int | None, typer.Option(help="Fine-tuning steps; 0: fit --finetune-minutes.")
+    ] = None,
     finetune_minutes: Annotated[float | None, typer.Option(help="Fine-tuning time budget.")] = None,
-    base_model: Annotated[Path | None, typer.Option(help="Fine-tune this local Hugging Face BERT checkpoint instead of pre-training.")] = None,
-    extra: Annotated[list[Path] | None, typer.Option(help="Extra labelled JSONL (corpus format); repeatable.")] = None,
-    scratch_baseline: Annotated[bool, typer.Option(help="Also fine-tune a from-scratch model for the comparison.")] = True,
-    resume: Annotated[bool, typer.Option(help="Skip finished stages; continue an interrupted pre-training.")] = False,
-    install: Annotated[bool, typer.Option(help="Copy the verified bundle into classifier/default_bundle/.")] = False,
+    finetune_stop_at: Annotated[
+        int | None, typer.Option(help="Stop fine-tuning after this many steps.")
+    ] = None,
+    finetune_lr: Annotated[float, typer.Option(help="Fine-tuning peak learning rate.")] = 3e-4,
+    batch_size: Annotated[int, typer.Option(help="Fine-tuning items per step.")] = 16,
+    base_model: Annotated[
+        Path | None,
+        typer.Option(help="Fine-tune this local Hugging Face BERT checkpoint instead of pre-training."),
+    ] = None,
+    extra: Annotated[
+        list[Path] | None, typer.Option(help="Extra labelled JSONL (corpus format); repeatable.")
+    ] = None,
+    scratch_baseline: Annotated[
+        bool, typer.Option(help="Also fine-tune a from-scratch model for the comparison.")
+    ] = True,
+    resume: Annotated[
+        bool, typer.Option(help="Skip finished stages; continue an interrupted pre-training.")
+    ] = False,
+    install: Annotated[
+        bool, typer.Option(help="Copy the verified bundle into classifier/default_bundle/.")
+    ] = False,
     version: Annotated[str | None, typer.Option(help="Bundle version string.")] = None,
 ) -> None:
     """Train the model end to end and write a verified bundle (RUN_DIR/bundle)."""
@@ -47,9 +73,11 @@ def train(
             raise typer.BadParameter(f"{path} does not exist")
     plan = TrainPlan(
         run_dir=run_dir, corpus_dir=corpus, seed=seed, size=size, window=window, stride=stride,
-        pretrain_steps=pretrain_steps, pretrain_minutes=pretrain_minutes, domain_steps=domain_steps,
-        domain_minutes=domain_minutes, finetune_epochs=epochs, finetune_steps=finetune_steps,
-        finetune_minutes=finetune_minutes, base_model=base_model, extra=list(extra or []),
+        pretrain_steps=pretrain_steps, pretrain_minutes=pretrain_minutes, pretrain_stop_at=pretrain_stop_at,
+        domain_steps=domain_steps, domain_minutes=domain_minutes, domain_stop_at=domain_stop_at,
+        finetune_epochs=epochs, finetune_steps=finetune_steps, finetune_minutes=finetune_minutes,
+        finetune_stop_at=finetune_stop_at, finetune_lr=finetune_lr, batch_size=batch_size,
+        base_model=base_model, extra=list(extra or []),
         scratch_baseline=scratch_baseline, resume=resume, install=install, version=version,
     )  # fmt: skip
     bundle = run(plan)

@@ -14,7 +14,14 @@ from tokenizers import Tokenizer
 from classifier import bundle as B
 from classifier.taxonomy import LABELS
 from training.export import config_dict, onnx_pipeline, write_bundle
-from training.modeling import MODEL_SIZES, encode_windows, make_config, new_classifier, pad_batch, torch_logits
+from training.modeling import (
+    MODEL_SIZES,
+    encode_windows,
+    make_config,
+    new_classifier,
+    pad_batch,
+    torch_logits,
+)
 from training.tokenizer import build_tokenizer
 from training.toydata import fit_toy, toy_examples
 

@@ -29,7 +29,9 @@ def test_pretrain_resume_continues_where_it_stopped(tok, tmp_path):
     texts = [t for t, _ in toy_examples(0)] * 3
 
     def cfg(out, steps):
-        return PretrainConfig(out, size="tiny", seq_len=32, batch_size=4, steps=steps, warmup=2, heldout_blocks=4)
+        return PretrainConfig(
+            out, size="tiny", seq_len=32, batch_size=4, steps=steps, warmup=2, heldout_blocks=4
+        )
 
     full = pretrain(cfg(tmp_path / "a", 6), tok, texts)
     partial = cfg(tmp_path / "c", 6)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from classifier import bundle as B
@@ -20,7 +19,7 @@ from training.toydata import toy_examples
 def _records(seed: int, split: str) -> list[dict]:
     rows = []
     for i, (text, target) in enumerate(toy_examples(seed)):
-        labels = [label for label, on in zip(LABELS, target) if on]
+        labels = [label for label, on in zip(LABELS, target, strict=True) if on]
         tags = ["len:short"]
         if not labels and ("风险" in text or "警惕" in text):
             tags.append("hard_negative")
@@ -30,8 +29,16 @@ def _records(seed: int, split: str) -> list[dict]:
         if labels and i % 5 == 0:
             text = "今天和大家聊聊生活。" * 30 + text
             tags = [t for t in tags if not t.startswith("len:")] + ["long", "len:long"]
-        rows.append({"id": f"{split}-{i}", "text": text, "labels": labels,
-                     "subtype": "toy" if labels else "C-nonfin", "family": "toy", "tags": sorted(tags)})
+        rows.append(
+            {
+                "id": f"{split}-{i}",
+                "text": text,
+                "labels": labels,
+                "subtype": "toy" if labels else "C-nonfin",
+                "family": "toy",
+                "tags": sorted(tags),
+            }
+        )
     return rows
 
 
@@ -53,7 +60,8 @@ def toy_corpus(tmp_path_factory) -> Path:
 def _tiny_plan(run_dir: Path, corpus: Path, **kw) -> TrainPlan:
     defaults = dict(
         run_dir=run_dir, corpus_dir=corpus, size="tiny", window=64, stride=48, pretrain_steps=8,
-        domain_steps=4, finetune_epochs=20, finetune_lr=3e-3, batch_size=16, text_limit=400, eval_splits=("test", "challenge"),
+        domain_steps=4, finetune_epochs=20, finetune_lr=3e-3, batch_size=16, text_limit=400,
+        eval_splits=("test", "challenge"),
         version="tiny-e2e",
     )  # fmt: skip
     defaults.update(kw)
@@ -74,9 +82,12 @@ def test_train_writes_a_verified_bundle_with_metrics(trained_bundle):
         t = m["thresholds"][label]
         assert 0 < t["warn"] < t["flag"] < t["block"] <= 1
     assert {"test", "challenge"} <= set(m["metrics"]["eval"])
-    assert {"keyword (lexicon)", "TF-IDF + LR", "transformer, no pre-training (int8 ONNX)", "transformer (PyTorch)"} <= set(
-        m["metrics"]["baselines"]
-    )
+    assert {
+        "keyword (lexicon)",
+        "TF-IDF + LR",
+        "transformer, no pre-training (int8 ONNX)",
+        "transformer (PyTorch)",
+    } <= set(m["metrics"]["baselines"])
     parity = m["metrics"]["parity"]
     assert parity["fp32_vs_torch_max_abs_prob_diff"] < 1e-4
     assert parity["int8_fp32_decision_agreement"] >= 0.95
@@ -92,7 +103,8 @@ def test_trained_bundle_classifies(trained_bundle):
     results = clf.classify_batch(["朋友们，拉人头返佣，推荐一人奖励一千！", "今天天气很好，我们去公园散步"])
     assert results[0]["scores"]["fraudulent"] > results[1]["scores"]["fraudulent"]
     assert "fraudulent" in results[0]["labels"]
-    assert results[1]["decision"] == "pass"
+    # warn is tuned for 98% recall, so a tiny model may warn on harmless text; it must not flag it.
+    assert results[1]["labels"] == [] and results[1]["decision"] in ("pass", "warn")
 
 
 def test_install_replaces_target_only_with_a_verified_bundle(trained_bundle, tmp_path):
@@ -118,8 +130,14 @@ def test_base_model_and_extra(tmp_path, toy_corpus, tiny_bundle):
     PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
                             sep_token="[SEP]", mask_token="[MASK]").save_pretrained(ckpt)  # fmt: skip
     extra = tmp_path / "verdicts.jsonl"
-    extra.write_text("\n".join(json.dumps({"text": t, "labels": ["misleading"]}, ensure_ascii=False)
-                               for t in ["保证收益翻倍", "收益翻倍稳稳的"]) + "\n", encoding="utf-8")  # fmt: skip
+    extra.write_text(
+        "\n".join(
+            json.dumps({"text": t, "labels": ["misleading"]}, ensure_ascii=False)
+            for t in ["保证收益翻倍", "收益翻倍稳稳的"]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     plan = _tiny_plan(tmp_path / "run", toy_corpus, base_model=ckpt, extra=[extra], finetune_epochs=3,
                       window=512)  # fmt: skip
     bundle = B.load_bundle(train(plan))
@@ -129,3 +147,40 @@ def test_base_model_and_extra(tmp_path, toy_corpus, tiny_bundle):
     report = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
     assert report["finetune"]["items"] == len(toy_examples(0)) * 3 + 2
     assert "pretrain_general" not in report
+
+
+def test_eval_and_export_commands(trained_bundle, toy_corpus, tmp_path):
+    from typer.testing import CliRunner
+
+    from promoguard.cli import app
+
+    runner = CliRunner()
+    run_dir = trained_bundle.parent
+    out = runner.invoke(
+        app,
+        [
+            "eval",
+            "--bundle",
+            str(trained_bundle),
+            "--run-dir",
+            str(run_dir),
+            "--corpus",
+            str(toy_corpus),
+            "--split",
+            "test",
+            "--json",
+            str(tmp_path / "m.json"),
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert "| keyword (lexicon) |" in out.output and "| transformer (int8 ONNX, shipped) |" in out.output
+    assert json.loads((tmp_path / "m.json").read_text())["TF-IDF + LR"]["test"]["n"] == len(toy_examples(2))
+
+    out = runner.invoke(app, ["export", str(run_dir / "finetune" / "model"), "--out", str(tmp_path / "b"),
+                              "--corpus", str(toy_corpus), "--window", "64", "--stride", "48"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    exported = B.load_bundle(tmp_path / "b")
+    assert exported.window == 64 and "calibration_dev" in exported.manifest["metrics"]
+
+    out = runner.invoke(app, ["eval", "--bundle", str(tmp_path / "missing"), "--corpus", str(toy_corpus)])
+    assert out.exit_code == 2 and "does not exist" in out.output

@@ -36,7 +36,7 @@ def test_latin_words_digits_and_emoji(tok):
 def test_offsets_point_into_the_input(tok):
     text = "稳赚不赔 VX: abc123 🚀"
     enc = tok.encode(text, add_special_tokens=False)
-    for token, (start, end) in zip(enc.tokens, enc.offsets):
+    for token, (start, end) in zip(enc.tokens, enc.offsets, strict=True):
         assert text[start:end].lower().replace("##", "") == token.replace("##", "")
 
 
@@ -47,7 +47,17 @@ def test_windows_use_cls_and_sep(tok):
 
 
 def test_checkpoint_tokenizer_from_vocab_txt(tmp_path):
-    vocab = ["[PAD]", *(f"[unused{i}]" for i in range(99)), "[UNK]", "[CLS]", "[SEP]", "[MASK]", "稳", "赚", "a"]
+    vocab = [
+        "[PAD]",
+        *(f"[unused{i}]" for i in range(99)),
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        "稳",
+        "赚",
+        "a",
+    ]
     (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tok = load_tokenizer_from_checkpoint(tmp_path)
     assert special_id(tok, "[CLS]") == 101
@@ -59,3 +69,28 @@ def test_checkpoint_tokenizer_from_vocab_txt(tmp_path):
 def test_vocab_without_special_tokens_is_refused():
     with pytest.raises(ValueError, match=r"lacks \['\[UNK\]', '\[CLS\]', '\[SEP\]'\]"):
         tokenizer_from_vocab(["a", "b"])
+
+
+def test_pinned_latin_pieces_make_the_build_reproducible():
+    from training.tokenizer import pinned_latin_pieces
+
+    pieces = pinned_latin_pieces()
+    assert pieces and "##00" in pieces
+    texts = ["加vx领取内部消息 usdt mt4"] * 3
+    first = build_tokenizer(texts, latin_pieces=pieces).to_str()
+    assert build_tokenizer(texts, latin_pieces=pieces).to_str() == first
+
+
+def test_extend_appends_domain_tokens_and_keeps_old_ids():
+    from training.tokenizer import extend_tokenizer
+
+    base = build_tokenizer(latin_vocab=0, latin_pieces=["##00"])
+    assert base.encode("usdt", add_special_tokens=False).tokens != ["usdt"]
+    extended, added = extend_tokenizer(base, ["⭐打卡⭐", "勍勍"], words=["usdt", "vx", "a"])
+    assert added == ["⭐", "勍", "usdt", "vx"]
+    assert extended.get_vocab_size() == base.get_vocab_size() + 4
+    text = "稳赚不赔，年化收益30%"
+    assert extended.encode(text).ids == base.encode(text).ids
+    assert extended.encode("加vx usdt⭐", add_special_tokens=False).tokens == ["加", "vx", "usdt", "⭐"]
+    same, none = extend_tokenizer(extended, ["⭐⭐"], words=["usdt"])
+    assert same is extended and none == []
