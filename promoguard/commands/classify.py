@@ -87,7 +87,7 @@ def render(result: dict[str, Any], text: str, thresholds: dict[str, dict[str, fl
         t = thresholds[label]
         style = "red" if score >= t["flag"] else "yellow" if score >= t["warn"] else None
         table.add_row(
-            label, f"{score:.3f}", f"{t['warn']:.2f}", f"{t['flag']:.2f}", f"{t['block']:.2f}", style=style
+            label, f"{score:.4f}", f"{t['warn']:.4g}", f"{t['flag']:.4g}", f"{t['block']:.4g}", style=style
         )
     console.print(table)
     if result["evidence"]:

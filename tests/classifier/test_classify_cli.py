@@ -27,7 +27,7 @@ def test_human_output_names_decision_labels_and_evidence(phrase_bundle: Path) ->
     out = result.stdout
     assert "BLOCK" in out and "misleading" in out and "unlicensed" in out
     assert "稳赚不赔 misleading M1" in out  # the lexicon phrase, its label and sub-type
-    assert "0.900" in out  # the score table
+    assert "0.9000" in out  # the score table
 
 
 def test_file_html_and_account_flags(phrase_bundle: Path, tmp_path: Path) -> None:
