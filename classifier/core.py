@@ -41,9 +41,12 @@ from .windows import make_windows, special_id
 log = logging.getLogger(__name__)
 
 SCORE_DIGITS = 4
-# Windows per ONNX call. On this 2-core CPU, 8 cost 2-7% less per post than 16/32/64 (60-1,200
-# character posts, "mini" int8 model): bigger batches pad more and fall out of cache.
-DEFAULT_BATCH_SIZE = 8
+# Windows per ONNX call. 1 keeps every score independent of what else is in the batch: dynamic
+# int8 quantisation scales activations per input tensor, so batch companions (and their padding)
+# moved scores by up to 0.045 with 8 windows per call, enough to flip a decision near a threshold
+# and to break replaying a decision for an audit. On this 2-core CPU, 1 was no slower than 8
+# (300-character posts, "mini" int8 model: 270 vs 255 posts/s in one run).
+DEFAULT_BATCH_SIZE = 1
 EVIDENCE_MODES = ("window", "sentence")
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")
 

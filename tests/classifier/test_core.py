@@ -183,11 +183,9 @@ def test_tiny_bundle_end_to_end(tiny_bundle: Path) -> None:
         assert set(r["scores"]) == {"fraudulent", "misleading", "unlicensed"}
         assert all(0.0 <= s <= 1.0 for s in r["scores"].values())
         assert all(t[e["start"] : e["end"]] == e["text"] for e in r["evidence"])
-        single = clf.classify(t)
-        # Dynamic int8 quantisation scales activations per batch tensor, so batch companions
-        # move scores slightly (fp32 graphs agree exactly: see the phrase-bundle test above).
-        for label, score in r["scores"].items():
-            assert score == pytest.approx(single["scores"][label], abs=0.02)
+        # One window per ONNX call (the default): a post scores the same alone or in a batch,
+        # although dynamic int8 quantisation scales activations per input tensor.
+        assert clf.classify(t)["scores"] == r["scores"]
 
 
 _ALPHABET = list("骗赚荐疑贷稳赚不赔保本息加微信群今天气很好。，！ *-~\u200b\n穩賺號ＡＢ１２vx薇🐧💰")
