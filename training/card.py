@@ -30,7 +30,8 @@ def model_card(
         f"| {label} | {t['warn']:.3f} | {t['flag']:.3f} | {t['block']:.3f} |"
         for label, t in ((x, thresholds[x]) for x in LABELS)
     )
-    lat = "not measured" if not latency else (
+    later = "Measured after export by `python -m training.latency --bundle DIR` (section below)."
+    lat = later if not latency else (
         f"one post of {latency.get('seq_len')} tokens, 2 threads: int8 ONNX p50 "
         f"{latency['onnx_int8']['p50_ms']} ms (p90 {latency['onnx_int8']['p90_ms']} ms); the same model in "
         f"PyTorch eager p50 {latency['torch_eager']['p50_ms']} ms; speed-up {latency['speedup_p50']}x"

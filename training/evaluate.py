@@ -93,9 +93,13 @@ def metrics(pred: np.ndarray, targets: np.ndarray, tags: Sequence[Sequence[str]]
 
 def onnx_scores(
     model_path: str | Path, tokenizer: Tokenizer, texts: Sequence[str], window: int, stride: int,
-    threads: int = 2, batch_size: int = 32,
+    threads: int = 2, batch_size: int = 1,
 ) -> np.ndarray:  # fmt: skip
-    """Per-item probabilities from an ONNX model: sigmoid, max over windows (as `classifier` does)."""
+    """Per-item probabilities from an ONNX model: sigmoid, max over windows (as `classifier` does).
+
+    One window per call by default, as `classifier.core` scores: int8 dynamic quantisation
+    scales activations per call, so a window's score would otherwise depend on its batch.
+    """
     import onnxruntime as ort
 
     opts = ort.SessionOptions()

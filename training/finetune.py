@@ -51,6 +51,7 @@ class FinetuneConfig:
     batch_size: int = 16  # items per step
     lr: float = 3e-4
     warmup_ratio: float = 0.06
+    warmup_steps: int | None = None  # overrides warmup_ratio
     weight_decay: float = 0.01
     minutes: float | None = None  # stop early when this much time has passed
     seed: int = 0
@@ -167,7 +168,10 @@ def finetune(
     total = cfg.steps if cfg.steps else max(1, int(cfg.epochs * steps_per_epoch))
     if auto:
         total = 10**9  # until measured below
-    warmup = max(1, int(cfg.warmup_ratio * total)) if not auto else 20
+    if cfg.warmup_steps is not None:
+        warmup = max(1, cfg.warmup_steps)
+    else:
+        warmup = 20 if auto else max(1, int(cfg.warmup_ratio * total))
     log.info("fine-tuning on %d items (%d windows), %s steps", len(items), int(n_windows.sum()),
              "budgeted" if auto else total)  # fmt: skip
 

@@ -54,20 +54,21 @@ class TrainPlan:
     size: str = "mini"
     window: int = 320
     stride: int = 240
-    pretrain_steps: int = 700  # stage 1; 0 = as many as fit in pretrain_minutes
+    # The shipped run planned its steps from time budgets and was stopped by them; these
+    # defaults replay it with the recorded plans (`*_steps`) and stop points (`*_stop_at`).
+    pretrain_steps: int = 1488  # stage 1; 0 = as many as fit in pretrain_minutes
     pretrain_minutes: float | None = None
     pretrain_lr: float = 1e-3
-    pretrain_stop_at: int | None = (
-        None  # stop stage 1 here (schedule unchanged): reproduces a time-capped run
-    )
-    domain_steps: int = 150  # stage 2
+    pretrain_stop_at: int | None = 1016  # stop here, schedule unchanged
+    domain_steps: int = 302  # stage 2
     domain_minutes: float | None = None
-    domain_stop_at: int | None = None
-    finetune_epochs: float = 3.0
+    domain_stop_at: int | None = 283
+    finetune_epochs: float = 3.0  # used only when finetune_steps is None
     finetune_minutes: float | None = None
     finetune_lr: float = 3e-4
-    finetune_steps: int | None = None  # overrides epochs; 0 = as many as fit in finetune_minutes
-    finetune_stop_at: int | None = None
+    finetune_steps: int | None = 4355  # overrides epochs; 0 = as many as fit in finetune_minutes
+    finetune_stop_at: int | None = 2660
+    finetune_warmup_steps: int | None = 20
     batch_size: int = 16
     base_model: Path | None = None  # fine-tune this local HF checkpoint instead of pre-training
     extra: list[Path] = field(default_factory=list)
@@ -180,7 +181,9 @@ class Pipeline:
                                  minutes=p.finetune_minutes,
                                  lr=p.finetune_lr, seed=p.seed,
                                  steps=steps if steps is not None else p.finetune_steps,
-                                 stop_at=None if steps is not None else p.finetune_stop_at)  # fmt: skip
+                                 stop_at=None if steps is not None else p.finetune_stop_at,
+                                 warmup_steps=None if steps is not None else p.finetune_warmup_steps,
+                                 )  # fmt: skip
             model, summary = finetune(cfg, tok, *data)
         self.report[name] = summary
         return model

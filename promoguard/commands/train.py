@@ -22,25 +22,26 @@ def train(
     window: Annotated[int, typer.Option(help="Tokens per window, [CLS]/[SEP] included.")] = 320,
     stride: Annotated[int, typer.Option(help="Tokens between window starts.")] = 240,
     pretrain_steps: Annotated[
-        int, typer.Option(help="Stage-1 MLM steps; 0: as many as fit in --pretrain-minutes.")
-    ] = 540,
+        int,
+        typer.Option(help="Stage-1 MLM steps (schedule length); 0: fit --pretrain-minutes."),
+    ] = 1488,
     pretrain_minutes: Annotated[float | None, typer.Option(help="Stage-1 time budget.")] = None,
     pretrain_stop_at: Annotated[
         int | None, typer.Option(help="Stop stage 1 after this many steps (schedule unchanged).")
-    ] = None,
+    ] = 1016,
     domain_steps: Annotated[
         int, typer.Option(help="Stage-2 (corpus text) MLM steps; 0: fit --domain-minutes.")
-    ] = 150,
+    ] = 302,
     domain_minutes: Annotated[float | None, typer.Option(help="Stage-2 time budget.")] = None,
-    domain_stop_at: Annotated[int | None, typer.Option(help="Stop stage 2 after this many steps.")] = None,
-    epochs: Annotated[float, typer.Option(help="Fine-tuning epochs (unless --finetune-steps).")] = 1.0,
+    domain_stop_at: Annotated[int | None, typer.Option(help="Stop stage 2 after this many steps.")] = 283,
+    epochs: Annotated[float, typer.Option(help="Fine-tuning epochs (with --finetune-steps -1).")] = 3.0,
     finetune_steps: Annotated[
-        int | None, typer.Option(help="Fine-tuning steps; 0: fit --finetune-minutes.")
-    ] = None,
+        int, typer.Option(help="Fine-tuning steps; 0: fit --finetune-minutes; -1: use --epochs.")
+    ] = 4355,
     finetune_minutes: Annotated[float | None, typer.Option(help="Fine-tuning time budget.")] = None,
     finetune_stop_at: Annotated[
         int | None, typer.Option(help="Stop fine-tuning after this many steps.")
-    ] = None,
+    ] = 2660,
     finetune_lr: Annotated[float, typer.Option(help="Fine-tuning peak learning rate.")] = 3e-4,
     batch_size: Annotated[int, typer.Option(help="Fine-tuning items per step.")] = 16,
     base_model: Annotated[
@@ -61,7 +62,11 @@ def train(
     ] = False,
     version: Annotated[str | None, typer.Option(help="Bundle version string.")] = None,
 ) -> None:
-    """Train the model end to end and write a verified bundle (RUN_DIR/bundle)."""
+    """Train the model end to end and write a verified bundle (RUN_DIR/bundle).
+
+    The defaults replay the run that made the shipped bundle (its time-budgeted step plans and
+    stop points are recorded in bundle.json under `training`).
+    """
     # Under CPU contention OpenMP's default busy-waiting wastes most of the time; must be set
     # before torch loads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -75,7 +80,8 @@ def train(
         run_dir=run_dir, corpus_dir=corpus, seed=seed, size=size, window=window, stride=stride,
         pretrain_steps=pretrain_steps, pretrain_minutes=pretrain_minutes, pretrain_stop_at=pretrain_stop_at,
         domain_steps=domain_steps, domain_minutes=domain_minutes, domain_stop_at=domain_stop_at,
-        finetune_epochs=epochs, finetune_steps=finetune_steps, finetune_minutes=finetune_minutes,
+        finetune_epochs=epochs, finetune_steps=None if finetune_steps < 0 else finetune_steps,
+        finetune_minutes=finetune_minutes,
         finetune_stop_at=finetune_stop_at, finetune_lr=finetune_lr, batch_size=batch_size,
         base_model=base_model, extra=list(extra or []),
         scratch_baseline=scratch_baseline, resume=resume, install=install, version=version,

@@ -60,8 +60,9 @@ def toy_corpus(tmp_path_factory) -> Path:
 def _tiny_plan(run_dir: Path, corpus: Path, **kw) -> TrainPlan:
     defaults = dict(
         run_dir=run_dir, corpus_dir=corpus, size="tiny", window=64, stride=48, pretrain_steps=8,
-        domain_steps=4, finetune_epochs=20, finetune_lr=3e-3, batch_size=16, text_limit=400,
-        eval_splits=("test", "challenge"),
+        pretrain_stop_at=None, domain_steps=4, domain_stop_at=None, finetune_epochs=20, finetune_steps=None,
+        finetune_stop_at=None, finetune_warmup_steps=None, finetune_lr=3e-3, batch_size=16,
+        text_limit=400, eval_splits=("test", "challenge"),
         version="tiny-e2e",
     )  # fmt: skip
     defaults.update(kw)
