@@ -173,5 +173,7 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
     except (TypeError, ValueError) as exc:
         raise BundleError(f"bundle {root}: bad thresholds in {MANIFEST_FILE}: {exc}") from exc
     if set(thresholds) != set(bundle.labels):
-        raise BundleError(f"bundle {root}: thresholds {sorted(thresholds)} do not match labels {bundle.labels}")
+        raise BundleError(
+            f"bundle {root}: thresholds {sorted(thresholds)} do not match labels {bundle.labels}"
+        )
     return bundle

@@ -42,7 +42,9 @@ def make_windows(tokenizer: Tokenizer, text: str, window: int, stride: int) -> l
     """
     body = window - 2
     if body < 1 or not 1 <= stride <= body:
-        raise ValueError(f"need window >= 3 and 1 <= stride <= window-2, got window={window}, stride={stride}")
+        raise ValueError(
+            f"need window >= 3 and 1 <= stride <= window-2, got window={window}, stride={stride}"
+        )
     cls_id, sep_id = special_id(tokenizer, "[CLS]"), special_id(tokenizer, "[SEP]")
     enc = tokenizer.encode(text, add_special_tokens=False)
     ids, offsets = enc.ids, enc.offsets

@@ -106,11 +106,15 @@ def register(app: typer.Typer) -> None:
         ] = "window",
         engine: Annotated[
             str,
-            typer.Option("--engine", help="local, or ray: Ray Data, OUT a folder of part files (also parquet)."),
+            typer.Option(
+                "--engine", help="local, or ray: Ray Data, OUT a folder of part files (also parquet)."
+            ),
         ] = "local",
         address: Annotated[
             str | None,
-            typer.Option("--address", help="Ray cluster for --engine ray (default: start Ray on this machine)."),
+            typer.Option(
+                "--address", help="Ray cluster for --engine ray (default: start Ray on this machine)."
+            ),
         ] = None,
     ) -> None:
         """Classify every post in INPUT... and write one result per post, in input order.
