@@ -30,7 +30,7 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -128,32 +128,32 @@ def _format_of(path: Path, options: ReadOptions) -> str | None:
     return _BY_SUFFIX.get(suffix.lower())
 
 
-def _lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, str | None, Item | None]]:
+def _nonblank_lines(stream: BinaryIO, source: str, parse: Callable[[int, str], Item]) -> Iterator[Item]:
+    """`parse(lineno, text)` for each non-blank line; undecodable lines become errors."""
+    seen = False
     for lineno, raw in enumerate(stream, 1):
         text, err = _decode(raw, source, lineno)
-        yield lineno, text, err
+        if err is not None:
+            seen = True
+            yield err
+        elif text and text.strip():
+            seen = True
+            yield parse(lineno, text)
+    if not seen:
+        yield Item(source, None, error="file is empty (no non-blank lines)")
 
 
 def read_jsonl(stream: BinaryIO, source: str) -> Iterator[Item]:
     """One record per line; blank lines skipped; bad lines become errors."""
-    seen = False
-    for lineno, text, err in _lines(stream, source):
-        if err is not None:
-            seen = True
-            yield err
-            continue
-        assert text is not None
-        if not text.strip():
-            continue
-        seen = True
+
+    def parse(lineno: int, text: str) -> Item:
         try:
             record = json.loads(text)
         except json.JSONDecodeError as exc:
-            yield Item(source, lineno, error=f"broken JSON: {exc.msg} at column {exc.colno}")
-            continue
-        yield _check(source, lineno, record, f"{source}:{lineno}")
-    if not seen:
-        yield Item(source, None, error="file is empty (no non-blank lines)")
+            return Item(source, lineno, error=f"broken JSON: {exc.msg} at column {exc.colno}")
+        return _check(source, lineno, record, f"{source}:{lineno}")
+
+    return _nonblank_lines(stream, source, parse)
 
 
 def read_json(stream: BinaryIO, source: str) -> Iterator[Item]:
@@ -236,18 +236,11 @@ def _has_surrogates(value: str) -> bool:
 
 def read_text_lines(stream: BinaryIO, source: str) -> Iterator[Item]:
     """One post per non-empty line."""
-    seen = False
-    for lineno, text, err in _lines(stream, source):
-        if err is not None:
-            seen = True
-            yield err
-            continue
-        assert text is not None
-        if text.strip():
-            seen = True
-            yield _check(source, lineno, {"text": text.rstrip("\r\n")}, f"{source}:{lineno}")
-    if not seen:
-        yield Item(source, None, error="file is empty (no non-blank lines)")
+
+    def parse(lineno: int, text: str) -> Item:
+        return _check(source, lineno, {"text": text.rstrip("\r\n")}, f"{source}:{lineno}")
+
+    return _nonblank_lines(stream, source, parse)
 
 
 def read_whole(stream: BinaryIO, source: str, kind: str) -> Iterator[Item]:

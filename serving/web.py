@@ -152,6 +152,13 @@ def _forbidden(request: Request, session: dict[str, Any]) -> Response:
     )
 
 
+def _not_ready(request: Request, session: dict[str, Any]) -> Response:
+    """The answer for a page that needs a signed-in moderator and the queue, when one is missing."""
+    if not session.get("uid"):
+        return _redirect(request, "/review/login", session)
+    return _page(request, "error.html", session, 503, message="This server runs without the review queue.")
+
+
 @router.get("/static/{name}")
 async def static(name: str) -> Response:
     if name not in STATIC_FILES:
@@ -195,12 +202,8 @@ async def logout(request: Request) -> Response:
 async def queue_page(request: Request) -> Response:
     session = _session(request)
     queue = _queue(request)
-    if not session.get("uid"):
-        return _redirect(request, "/review/login", session)
-    if queue is None:
-        return _page(
-            request, "error.html", session, 503, message="This server runs without the review queue."
-        )
+    if not session.get("uid") or queue is None:
+        return _not_ready(request, session)
     items, total = await run_in_threadpool(queue.list, status="queued", limit=100)
     stats = await run_in_threadpool(queue.stats)
     notice = session.pop("notice", "")  # one-time messages travel in the signed session, not the URL
@@ -214,12 +217,8 @@ ItemId = Annotated[int, PathParam(ge=1, le=2**62)]
 async def item_page(request: Request, item_id: ItemId) -> Response:
     session = _session(request)
     queue = _queue(request)
-    if not session.get("uid"):
-        return _redirect(request, "/review/login", session)
-    if queue is None:
-        return _page(
-            request, "error.html", session, 503, message="This server runs without the review queue."
-        )
+    if not session.get("uid") or queue is None:
+        return _not_ready(request, session)
     try:
         item = await run_in_threadpool(queue.get, item_id)
     except ReviewError as exc:

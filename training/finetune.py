@@ -27,7 +27,7 @@ from transformers import BertForSequenceClassification
 from classifier.taxonomy import LABELS
 from classifier.windows import special_id
 
-from .modeling import encode_windows, make_config, new_classifier, pad_batch
+from .modeling import encode_windows, make_config, new_classifier, pad_batch, train_step
 
 log = logging.getLogger(__name__)
 
@@ -196,13 +196,8 @@ def finetune(
             owners = torch.tensor([k for k, i in enumerate(batch) for _ in items[i]])
             logits = mil_logits(model, windows, owners, len(batch), pad_id)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y[batch])
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optim.step()
-            sched.step()
+            losses.append(train_step(model, loss, optim, sched))
             step += 1
-            losses.append(loss.item())
             if auto and step == 30:
                 rate = (time.monotonic() - started) / step
                 total = plan["total"] = max(warmup + 10, int(0.95 * budget / rate))

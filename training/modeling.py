@@ -116,6 +116,33 @@ def pad_batch(windows: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray
     return ids, mask
 
 
+def train_step(
+    model: torch.nn.Module,
+    loss: torch.Tensor,
+    optim: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    max_grad_norm: float = 1.0,
+) -> float:
+    """One optimiser update: backward, clip gradients, step optimiser and schedule.
+
+    Args:
+        model: The model whose parameters `optim` updates.
+        loss: The scalar loss of the current batch.
+        optim: The optimiser.
+        sched: The learning-rate schedule, stepped once per update.
+        max_grad_norm: Gradient-norm clipping threshold.
+
+    Returns:
+        The loss value as a float.
+    """
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optim.step()
+    sched.step()
+    return loss.item()
+
+
 def flatten(items: Sequence[Sequence[list[int]]]) -> tuple[list[list[int]], np.ndarray]:
     """Flatten per-item window lists; returns the windows and each window's item index."""
     owners = np.array([i for i, ws in enumerate(items) for _ in ws], dtype=np.int64)

@@ -28,7 +28,7 @@ from transformers import BertForMaskedLM
 
 from classifier.windows import special_id
 
-from .modeling import make_config, model_text, new_mlm
+from .modeling import make_config, model_text, new_mlm, train_step
 
 log = logging.getLogger(__name__)
 
@@ -237,13 +237,8 @@ def pretrain(cfg: PretrainConfig, tokenizer: Tokenizer, texts: Iterable[str], re
         )
         masked, labels = mask_tokens(ids, tokenizer, cfg.mask_prob, gen)
         loss, _, _ = mlm_loss(model, masked, labels, pad_id)
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optim.step()
-        sched.step()
+        running.append(train_step(model, loss, optim, sched))
         step += 1
-        running.append(loss.item())
         if step % 50 == 0:
             spent = time.monotonic() - started
             log.info("step %d/%d loss %.3f lr %.2e %.1f min", step, cfg.steps, np.mean(running),

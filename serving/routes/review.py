@@ -189,7 +189,11 @@ def appeal(body: AppealBody, queue: QueueDep, key: PipelineKey) -> dict[str, Any
     appellant = f"{key.role}:{key.key_id}"
     if body.record is not None and body.result is not None:
         record = body.record.to_record()
-        record.setdefault("id", body.result.id)
+        record["id"] = record.get("id") or body.result.id
+        if not record["id"]:
+            raise ApiError(
+                422, "invalid_request", "an appeal with record and result needs a post id in either"
+            )
         return _call(queue.appeal_post, record, body.result.model_dump(), appellant, body.reason)
     item_id = body.item_id
     if item_id is None:

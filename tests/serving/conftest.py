@@ -41,6 +41,30 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def assert_no_server_errors(
+    schema: Any, method: str, path: str, mode: Any, max_examples: int, require_ok: bool = False
+) -> None:
+    """Run schemathesis cases for one operation as admin: never a 5xx; a 200 when `require_ok`."""
+    from hypothesis import HealthCheck, given, settings
+
+    @given(case=schema[path][method].as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
+    def run(case: Any) -> None:
+        response = case.call(headers=auth("admin"))
+        assert response.status_code < 500, (
+            f"{case.method} {case.path} -> {response.status_code}: {response.text}"
+        )
+        if require_ok:
+            assert response.status_code == 200, response.text
+
+    run()
+
+
 def bundle_with_thresholds(src: Path, dst: Path, warn: float, flag: float, block: float) -> Path:
     """A copy of bundle `src` with every label's thresholds replaced, checksums rewritten."""
     shutil.copytree(src, dst)

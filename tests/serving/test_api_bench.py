@@ -34,9 +34,17 @@ def test_bench_measures_every_scenario(tiny_bundle: Path) -> None:
     assert len(render_report(report)) == 3
 
 
-def test_texts_are_about_the_requested_length() -> None:
-    texts, source = load_texts(None, 50, 300, seed=0)
-    assert len(texts) == 50 and all(len(t) == 300 for t in texts) or "splits" in source
+def test_texts_are_about_the_requested_length(tmp_path: Path) -> None:
+    corpus = tmp_path / "posts.jsonl"
+    lines = [{"text": "稳" * (250 + i)} for i in range(60)] + [{"text": "短"}]
+    corpus.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
+    texts, source = load_texts(corpus, 50, 300, seed=0)
+    assert len(texts) == 50 and all(210 <= len(t) <= 390 for t in texts) and str(corpus) in source
+    # With nothing near the requested length in the file, posts are generated instead.
+    short = tmp_path / "short.jsonl"
+    short.write_text(json.dumps({"text": "短"}), encoding="utf-8")
+    texts, source = load_texts(short, 50, 300, seed=0)
+    assert len(texts) == 50 and all(len(t) == 300 for t in texts) and source.startswith("generated")
 
 
 def test_bench_command_writes_json(tiny_bundle: Path, tmp_path: Path) -> None:

@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 
 from serving.app import create_app
-from tests.serving.conftest import auth, make_settings
+from tests.serving.conftest import assert_no_server_errors, make_settings
 
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 CASES = [
@@ -37,21 +36,5 @@ def schema(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.mark.parametrize(("method", "path", "mode"), CASES, ids=[f"{m} {p} {g.value}" for m, p, g in CASES])
 def test_no_server_errors(schema: Any, method: str, path: str, mode: GenerationMode) -> None:
-    operation = schema[path][method]
-
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=10,
-        deadline=None,
-        derandomize=True,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-    )
-    def run(case: Any) -> None:
-        response = case.call(headers=auth("admin"))
-        assert response.status_code < 500, (
-            f"{case.method} {case.path} -> {response.status_code}: {response.text}"
-        )
-        if mode is GenerationMode.POSITIVE and path.startswith("/v1/moderate"):
-            assert response.status_code == 200, response.text
-
-    run()
+    require_ok = mode is GenerationMode.POSITIVE and path.startswith("/v1/moderate")
+    assert_no_server_errors(schema, method, path, mode, max_examples=10, require_ok=require_ok)

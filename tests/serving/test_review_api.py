@@ -157,6 +157,13 @@ def test_appeals(client: TestClient) -> None:
     )
     assert r.status_code == 202, r.text
     assert r.json()["model"]["decision"] == "block" and r.json()["priority"] > 0
+    # No post id in the record nor the result: a 422, not a server error.
+    r = client.post(
+        "/v1/review/appeals",
+        json={"record": {"text": POST}, "result": {**blocked, "id": ""}},
+        headers=h("pipeline"),
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_request"), r.text
 
 
 @pytest.mark.parametrize(
