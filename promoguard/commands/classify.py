@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from promoguard.commands.options import BundleOption, ConfigOption, PolicyOption
+
 _DECISION_STYLE = {
     "pass": "bold green",
     "warn": "bold yellow",
@@ -126,13 +128,9 @@ def register(app: typer.Typer) -> None:
                 "--licensed/--unlicensed", help="Whether the publishing account is a licensed institution."
             ),
         ] = None,
-        bundle: Annotated[
-            Path | None, typer.Option("--bundle", "-b", help="Model bundle folder (default: shipped).")
-        ] = None,
-        policy: Annotated[
-            str, typer.Option("--policy", help="Policy preset: strict, standard, lenient.")
-        ] = "standard",
-        config: Annotated[Path | None, typer.Option("--config", help="Policy config (TOML/JSON).")] = None,
+        bundle: BundleOption = None,
+        policy: PolicyOption = "standard",
+        config: ConfigOption = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
         """Classify one post and explain the decision."""

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from promoguard.commands.options import BundleOption, ConfigOption, PolicyOption
+
 EXIT_SKIPPED = 2  # some inputs were skipped (see OUT.errors.jsonl)
 EXIT_INTERRUPTED = 130
 
@@ -72,15 +74,9 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--whole-file", help="A .txt input (or stdin) is one post, not one post per line."),
         ] = False,
-        bundle: Annotated[
-            Path | None, typer.Option("--bundle", "-b", help="Model bundle folder (default: shipped).")
-        ] = None,
-        policy: Annotated[
-            str, typer.Option("--policy", help="Policy preset: strict, standard, lenient.")
-        ] = "standard",
-        config: Annotated[
-            Path | None, typer.Option("--config", help="Policy config (TOML/JSON) overriding thresholds.")
-        ] = None,
+        bundle: BundleOption = None,
+        policy: PolicyOption = "standard",
+        config: ConfigOption = None,
         workers: Annotated[
             int, typer.Option("--workers", "-w", help="Worker processes (each loads the model once).")
         ] = 1,
