@@ -21,8 +21,9 @@ def model_card(
     corpus_hash: str,
     window: int,
     stride: int,
+    verdict: str = "",
 ) -> str:
-    """Render the model card as Markdown."""
+    """Render the model card as Markdown (`verdict`: the `verdict()` section, if evaluated)."""
     size = (f"{model_config.get('num_hidden_layers')} layers, hidden {model_config.get('hidden_size')}, "
             f"{model_config.get('num_attention_heads')} heads, FFN {model_config.get('intermediate_size')}, "
             f"vocabulary {model_config.get('vocab_size')}")  # fmt: skip
@@ -82,6 +83,7 @@ HN FPR = share of hard negatives given any label; evaded/long R = share of evade
 posts given at least one label.
 
 {table}
+{verdict}
 ## Export parity
 
 ```json
@@ -99,3 +101,43 @@ gold set; real posts use phrasings no template covers. Scores are evidence for m
 not verdicts: `block` is tuned for precision on dev, and everything between `flag` and `block`
 goes to human review.
 """
+
+
+# The issue's quality targets, checked on `gold` (and the evaded target on every split).
+TARGETS = {"macro_f1": 0.90, "hard_negative_fpr": 0.05, "evaded_recall": 0.85}
+BASELINES = ("keyword (lexicon)", "TF-IDF + LR")
+
+
+def verdict(
+    shipped: Mapping[str, Mapping[str, Any]], baselines: Mapping[str, Mapping[str, Mapping[str, Any]]]
+) -> str:
+    """A Markdown section that says, with the numbers, which targets the shipped model meets.
+
+    Args:
+        shipped: `{split: metrics}` of the shipped model (bundle.json `metrics.eval`).
+        baselines: `{system: {split: metrics}}` (bundle.json `metrics.baselines`).
+    """
+    lines = ["### Against the targets", ""]
+    for split in ("gold", "challenge"):
+        if split not in shipped:
+            continue
+        ours = shipped[split]["macro_f1"]
+        for name in BASELINES:
+            if split in baselines.get(name, {}):
+                theirs = baselines[name][split]["macro_f1"]
+                word = "beats" if ours > theirs else "does NOT beat"
+                lines.append(
+                    f"- {split}: the shipped model {word} {name} on macro-F1 ({ours:.3f} vs {theirs:.3f})."
+                )
+    gold = shipped.get("gold")
+    if gold:
+        for metric, target in TARGETS.items():
+            value = gold.get(metric)
+            if value is None:
+                continue
+            met = value <= target if metric == "hard_negative_fpr" else value >= target
+            sign = "<=" if metric == "hard_negative_fpr" else ">="
+            lines.append(
+                f"- gold {metric}: {value:.3f} (target {sign} {target}): {'met' if met else 'MISSED'}."
+            )
+    return "\n".join(lines) + "\n"

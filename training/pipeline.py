@@ -24,7 +24,7 @@ from classifier.bundle import DEFAULT_BUNDLE_DIR, load_bundle
 
 from . import evaluate as ev
 from .calibrate import calibrate
-from .card import model_card
+from .card import model_card, verdict
 from .compare import SCRATCH_THRESHOLDS, compare
 from .export import config_dict, onnx_pipeline, write_bundle
 from .finetune import FinetuneConfig, finetune, read_extra
@@ -54,20 +54,21 @@ class TrainPlan:
     size: str = "mini"
     window: int = 320
     stride: int = 240
-    # The shipped run planned its steps from time budgets and was stopped by them; these
-    # defaults replay it with the recorded plans (`*_steps`) and stop points (`*_stop_at`).
-    pretrain_steps: int = 1488  # stage 1; 0 = as many as fit in pretrain_minutes
+    # The shipped run planned its steps from time budgets (16 / 4 / 13 minutes) and its
+    # fine-tuning was stopped by its budget; these defaults replay it with the recorded plans
+    # (`*_steps`) and stop point (`*_stop_at`).
+    pretrain_steps: int = 1143  # stage 1; 0 = as many as fit in pretrain_minutes
     pretrain_minutes: float | None = None
     pretrain_lr: float = 1e-3
-    pretrain_stop_at: int | None = 1016  # stop here, schedule unchanged
-    domain_steps: int = 302  # stage 2
+    pretrain_stop_at: int | None = None  # stop here, schedule unchanged
+    domain_steps: int = 350  # stage 2
     domain_minutes: float | None = None
-    domain_stop_at: int | None = 283
+    domain_stop_at: int | None = None
     finetune_epochs: float = 3.0  # used only when finetune_steps is None
     finetune_minutes: float | None = None
     finetune_lr: float = 3e-4
-    finetune_steps: int | None = 4355  # overrides epochs; 0 = as many as fit in finetune_minutes
-    finetune_stop_at: int | None = 2660
+    finetune_steps: int | None = 5566  # overrides epochs; 0 = as many as fit in finetune_minutes
+    finetune_stop_at: int | None = 3172
     finetune_warmup_steps: int | None = 20
     batch_size: int = 16
     base_model: Path | None = None  # fine-tune this local HF checkpoint instead of pre-training
@@ -269,7 +270,8 @@ class Pipeline:
         self.report["minutes_total"] = round((time.monotonic() - started) / 60, 2)
         card = model_card(version=version, model_config=config_dict(model), training=_json(training),
                           thresholds=thresholds, table=table, parity=parity, latency=None,
-                          corpus_hash=corpus_hash, window=window, stride=stride)  # fmt: skip
+                          corpus_hash=corpus_hash, window=window, stride=stride,
+                          verdict=verdict(metrics["eval"], metrics["baselines"]))  # fmt: skip
         bundle = bundle_with(card, metrics)
         (self.run / "report.json").write_text(
             json.dumps(_json(self.report), indent=2, ensure_ascii=False) + "\n"

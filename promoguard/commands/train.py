@@ -24,24 +24,24 @@ def train(
     pretrain_steps: Annotated[
         int,
         typer.Option(help="Stage-1 MLM steps (schedule length); 0: fit --pretrain-minutes."),
-    ] = 1488,
+    ] = 1143,
     pretrain_minutes: Annotated[float | None, typer.Option(help="Stage-1 time budget.")] = None,
     pretrain_stop_at: Annotated[
         int | None, typer.Option(help="Stop stage 1 after this many steps (schedule unchanged).")
-    ] = 1016,
+    ] = None,
     domain_steps: Annotated[
         int, typer.Option(help="Stage-2 (corpus text) MLM steps; 0: fit --domain-minutes.")
-    ] = 302,
+    ] = 350,
     domain_minutes: Annotated[float | None, typer.Option(help="Stage-2 time budget.")] = None,
-    domain_stop_at: Annotated[int | None, typer.Option(help="Stop stage 2 after this many steps.")] = 283,
+    domain_stop_at: Annotated[int | None, typer.Option(help="Stop stage 2 after this many steps.")] = None,
     epochs: Annotated[float, typer.Option(help="Fine-tuning epochs (with --finetune-steps -1).")] = 3.0,
     finetune_steps: Annotated[
         int, typer.Option(help="Fine-tuning steps; 0: fit --finetune-minutes; -1: use --epochs.")
-    ] = 4355,
+    ] = 5566,
     finetune_minutes: Annotated[float | None, typer.Option(help="Fine-tuning time budget.")] = None,
     finetune_stop_at: Annotated[
         int | None, typer.Option(help="Stop fine-tuning after this many steps.")
-    ] = 2660,
+    ] = 3172,
     finetune_lr: Annotated[float, typer.Option(help="Fine-tuning peak learning rate.")] = 3e-4,
     batch_size: Annotated[int, typer.Option(help="Fine-tuning items per step.")] = 16,
     base_model: Annotated[

@@ -142,3 +142,21 @@ def test_write_bundle_records_the_manifest(trained, tokenizer, tmp_path):
     assert len(manifest["model_config"]["id2label"]) == 3
     assert "onnxruntime" in manifest["created_with"]
     assert B.load_bundle(out).version == "t1"
+
+
+def test_card_verdict_names_every_missed_target_and_baseline():
+    from training.card import verdict
+
+    shipped = {
+        "gold": {"macro_f1": 0.91, "hard_negative_fpr": 0.08, "evaded_recall": 0.85},
+        "challenge": {"macro_f1": 0.70},
+    }
+    baselines = {"keyword (lexicon)": {"gold": {"macro_f1": 0.5}, "challenge": {"macro_f1": 0.4}},
+                 "TF-IDF + LR": {"gold": {"macro_f1": 0.95}, "challenge": {"macro_f1": 0.6}}}  # fmt: skip
+    text = verdict(shipped, baselines)
+    assert "gold: the shipped model beats keyword (lexicon) on macro-F1 (0.910 vs 0.500)" in text
+    assert "gold: the shipped model does NOT beat TF-IDF + LR on macro-F1 (0.910 vs 0.950)" in text
+    assert "challenge: the shipped model beats TF-IDF + LR" in text
+    assert "gold macro_f1: 0.910 (target >= 0.9): met." in text
+    assert "gold hard_negative_fpr: 0.080 (target <= 0.05): MISSED." in text
+    assert "gold evaded_recall: 0.850 (target >= 0.85): met." in text
