@@ -17,8 +17,9 @@ A phrase occurrence is a hit when:
 3. it is not negated: it does not overlap a NEGATION or DISCLOSURE phrase (不保本, 非保本浮动收益),
    it does not directly follow 不/非/未/没, and no NEGATION phrase ends within
    `NEGATION_BEFORE` characters before it or starts within `NEGATION_AFTER` characters after
-   it in the same sentence (警惕"保本"骗局). Negated hits are kept on the result object for
-   inspection but never reported as evidence.
+   it in the same sentence (警惕"保本"骗局), or the same clause for a negated claim such as
+   不保本. Negated hits are kept on the result object for inspection but never reported as
+   evidence.
 
 Lexicon hits explain a decision; they never change a score (the calibrated model decides). A
 result shows the hits of labels at or above their `warn` threshold.
@@ -57,6 +58,9 @@ JIEBA_CONTEXT = 8
 JIEBA_MAX_LEN = 2
 _PREFIX_NEGATORS = frozenset("不非未没")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+# A cue that negates a claim itself (不保本, 不承诺, 并非) reaches only its own clause: in
+# "本产品不保本，但稳赚不赔" the second claim stands. Warnings (警惕, 骗局) keep the sentence.
+_CLAUSE_END = re.compile(r"[。！？!?；;\n，,]")
 
 
 class LexiconError(ValueError):
@@ -242,9 +246,12 @@ class Lexicon:
         if a > 0 and text[a - 1] in _PREFIX_NEGATORS:
             return True
         for ca, cb in cues:
-            if a - NEGATION_BEFORE <= cb <= a and not _SENTENCE_END.search(text, cb, a):
+            scope = (
+                _CLAUSE_END if text[ca] in _PREFIX_NEGATORS or text[ca : ca + 2] == "并非" else _SENTENCE_END
+            )
+            if a - NEGATION_BEFORE <= cb <= a and not scope.search(text, cb, a):
                 return True
-            if b <= ca <= b + NEGATION_AFTER and not _SENTENCE_END.search(text, b, ca):
+            if b <= ca <= b + NEGATION_AFTER and not scope.search(text, b, ca):
                 return True
         return False
 

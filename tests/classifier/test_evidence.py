@@ -79,6 +79,12 @@ def test_negation_stops_at_the_sentence_end(lexicon: Lexicon) -> None:
     assert found(lexicon, "警惕诈骗。本产品保本") == [("保本", "M1", False)]
 
 
+def test_a_negated_claim_reaches_only_its_own_clause(lexicon: Lexicon) -> None:
+    assert found(lexicon, "本产品不保本，但稳赚不赔") == [("保本", "M1", True), ("稳赚不赔", "M1", False)]
+    # a warning still covers the whole sentence
+    assert found(lexicon, "警惕高息诱惑，稳赚不赔都是假的") == [("稳赚不赔", "M1", True)]
+
+
 def test_lexicon_errors_name_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "lex.txt"
     bad.write_text("保本 2000 M1\n稳赚 M1\n", encoding="utf-8")
