@@ -44,3 +44,21 @@ class Family:
     slots: dict[str, tuple[str, ...]] = field(default_factory=dict)
     hard_negative: bool = False
     cta_rate: float = 0.9
+
+
+def family(
+    name: str,
+    labels: tuple[str, ...],
+    openings: tuple[str, ...],
+    bodies: tuple[str, ...],
+    ctas: tuple[str, ...] = (),
+    slots: dict[str, tuple[str, ...]] | None = None,
+    cta_rate: float = 0.9,
+    *,
+    hard_negative: bool = False,
+) -> Family:
+    """A `Family` whose subtype is read from its name (`F3-...` -> F3, `C-news-...` -> C-news)."""
+    parts = name.split("-")
+    subtype = "-".join(parts[:2]) if parts[0] == "C" else parts[0]
+    return Family(name=name, subtype=subtype, labels=labels, openings=openings, bodies=bodies, ctas=ctas,
+                  slots=slots or {}, hard_negative=hard_negative, cta_rate=cta_rate)  # fmt: skip

@@ -16,7 +16,7 @@ report in the same body, so any 1-3 bodies make a compliant post. All names are 
 
 from __future__ import annotations
 
-from training.corpus.parts import Family
+from training.corpus.parts import Family, family
 
 # ------------------------------------------------------------------ family-specific vocabularies
 _BANKS = (
@@ -70,18 +70,7 @@ def _c(
     cta_rate: float = 0.5,
 ) -> Family:
     """Build one compliant family; the kind is the name's `C-<kind>` prefix."""
-    kind = "-".join(name.split("-")[:2])
-    return Family(
-        name=name,
-        subtype=kind,
-        labels=(),
-        openings=openings,
-        bodies=bodies,
-        ctas=ctas,
-        slots=slots or {},
-        hard_negative=hard,
-        cta_rate=cta_rate,
-    )
+    return family(name, (), openings, bodies, ctas, slots, cta_rate, hard_negative=hard)
 
 
 # ------------------------------------------------------------------ C-antifraud

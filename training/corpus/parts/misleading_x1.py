@@ -13,7 +13,7 @@ of each family's bodies word it without the textbook signal words.
 
 from __future__ import annotations
 
-from training.corpus.parts import Family
+from training.corpus.parts import Family, family
 from training.corpus.parts.slots import SLOTS
 
 _M = ("misleading",)
@@ -40,16 +40,7 @@ def _fam(
     slots: dict[str, tuple[str, ...]],
     cta_rate: float = 0.85,
 ) -> Family:
-    return Family(
-        name=name,
-        subtype=name.split("-", 1)[0],
-        labels=_M,
-        openings=openings,
-        bodies=bodies,
-        ctas=ctas,
-        slots=slots,
-        cta_rate=cta_rate,
-    )
+    return family(name, _M, openings, bodies, ctas, slots, cta_rate)
 
 
 FAMILIES: list[Family] = [

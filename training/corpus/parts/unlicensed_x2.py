@@ -15,32 +15,13 @@ none carries `fraudulent`. Many bodies avoid the textbook signal words (配资, 
 
 from __future__ import annotations
 
-from training.corpus.parts import Family
+from training.corpus.parts import Family, family
 
 _U = ("unlicensed",)
 _MU = ("misleading", "unlicensed")
 
 
-def _fam(
-    name: str,
-    labels: tuple[str, ...],
-    openings: tuple[str, ...],
-    bodies: tuple[str, ...],
-    ctas: tuple[str, ...],
-    slots: dict[str, tuple[str, ...]] | None = None,
-    cta_rate: float = 0.9,
-) -> Family:
-    return Family(
-        name=name,
-        subtype=name.split("-", 1)[0],
-        labels=labels,
-        openings=openings,
-        bodies=bodies,
-        ctas=ctas,
-        slots=slots or {},
-        cta_rate=cta_rate,
-    )
-
+_fam = family
 
 FAMILIES: list[Family] = [
     # ---------------------------------------------------------------- U5 forex / futures / 配资
