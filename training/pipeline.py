@@ -67,6 +67,7 @@ class TrainPlan:
     finetune_epochs: float = 3.0  # used only when finetune_steps is None
     finetune_minutes: float | None = None
     finetune_lr: float = 3e-4
+    finetune_mask: float = 0.0  # share of input tokens masked while fine-tuning (augmentation)
     finetune_steps: int | None = 5566  # overrides epochs; 0 = as many as fit in finetune_minutes
     finetune_stop_at: int | None = 3172
     finetune_warmup_steps: int | None = 20
@@ -180,7 +181,7 @@ class Pipeline:
             cfg = FinetuneConfig(out, base=base, size=p.size, window=p.window, stride=p.stride,
                                  epochs=p.finetune_epochs, batch_size=p.batch_size,
                                  minutes=p.finetune_minutes,
-                                 lr=p.finetune_lr, seed=p.seed,
+                                 lr=p.finetune_lr, seed=p.seed, mask_prob=p.finetune_mask,
                                  steps=steps if steps is not None else p.finetune_steps,
                                  stop_at=None if steps is not None else p.finetune_stop_at,
                                  warmup_steps=None if steps is not None else p.finetune_warmup_steps,

@@ -43,6 +43,9 @@ def train(
         int | None, typer.Option(help="Stop fine-tuning after this many steps.")
     ] = 3172,
     finetune_lr: Annotated[float, typer.Option(help="Fine-tuning peak learning rate.")] = 3e-4,
+    finetune_mask: Annotated[
+        float, typer.Option(help="Share of input tokens masked while fine-tuning (augmentation; 0 = off).")
+    ] = 0.0,
     batch_size: Annotated[int, typer.Option(help="Fine-tuning items per step.")] = 16,
     base_model: Annotated[
         Path | None,
@@ -83,6 +86,7 @@ def train(
         finetune_epochs=epochs, finetune_steps=None if finetune_steps < 0 else finetune_steps,
         finetune_minutes=finetune_minutes,
         finetune_stop_at=finetune_stop_at, finetune_lr=finetune_lr, batch_size=batch_size,
+        finetune_mask=finetune_mask,
         base_model=base_model, extra=list(extra or []),
         scratch_baseline=scratch_baseline, resume=resume, install=install, version=version,
     )  # fmt: skip

@@ -11,7 +11,7 @@ from training.baselines import KeywordBaseline, TfidfBaseline
 from training.calibrate import calibrate
 from training.evaluate import format_table, metrics
 from training.export import BUILTIN_LEXICON
-from training.finetune import mil_logits, read_extra, targets_of
+from training.finetune import FinetuneConfig, finetune, mask_tokens, mil_logits, read_extra, targets_of
 from training.modeling import MODEL_SIZES, make_config, new_classifier
 from training.pretrain import PretrainConfig, pretrain
 from training.tokenizer import build_tokenizer
@@ -106,3 +106,29 @@ def test_baselines(tmp_path):
     assert thresholds.shape == (len(LABELS),)
     assert ((thresholds > 0) & (thresholds <= 1)).all(), thresholds
     assert (model.predict(texts) == y).mean() > 0.95
+
+
+def test_mask_tokens_masks_inside_the_window_only_and_copies():
+    windows = [[2] + list(range(10, 410)) + [3]]
+    got = mask_tokens(windows, 0.3, mask_id=4, rng=np.random.default_rng(0))
+    assert got[0][0] == 2 and got[0][-1] == 3
+    share = np.mean([x == 4 for x in got[0][1:-1]])
+    assert 0.2 < share < 0.4
+    assert all(x == 4 or x == y for x, y in zip(got[0], windows[0], strict=True))
+    assert 4 not in windows[0]  # the input is not changed
+
+
+def test_finetune_mask_prob_is_applied_and_checked(tok, tmp_path):
+    examples = toy_examples(0)[:12]
+    texts = [t for t, _ in examples]
+    labels = [[LABELS[j] for j, v in enumerate(y) if v] for _, y in examples]
+
+    def run(mask, out):
+        cfg = FinetuneConfig(tmp_path / out, size="tiny", window=32, stride=24, steps=3, batch_size=4,
+                             warmup_steps=1, mask_prob=mask)  # fmt: skip
+        model, _ = finetune(cfg, tok, texts, labels)
+        return model.classifier.weight.detach().clone()
+
+    assert not torch.allclose(run(0.0, "plain"), run(0.5, "masked"))
+    with pytest.raises(ValueError, match="mask_prob"):
+        run(1.0, "bad")
