@@ -8,6 +8,8 @@ Layout (file names are constants; `SHA256SUMS` covers every other file):
     bundle.json     manifest: format, version, labels, thresholds, window, stride,
                     normalizer_version, corpus_hash, metrics, created_with
     lexicon.txt     red-flag lexicon, jieba user-dictionary format "phrase freq code", for evidence
+    lexical.npz     optional lexical head (`lexical.py`): hashed TF-IDF + linear model per label,
+                    stacked with the transformer's score; jieba segments with lexicon.txt
     MODEL_CARD.md   what the model is, how it was trained, how it scores
     SHA256SUMS      `sha256sum` format, one line per file above
 """
@@ -24,6 +26,7 @@ MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 MANIFEST_FILE = "bundle.json"
 LEXICON_FILE = "lexicon.txt"
+LEXICAL_FILE = "lexical.npz"
 CARD_FILE = "MODEL_CARD.md"
 CHECKSUMS_FILE = "SHA256SUMS"
 BUNDLE_FORMAT = 1

@@ -2,7 +2,8 @@
 
 Pipeline per record: normalise (`normalize.py`) title and text -> windows
 (`windows.make_windows`) -> ONNX session on length-sorted, padded batches of windows ->
-sigmoid -> per-label maximum over windows -> `account.licensed` rule -> policy decision ->
+sigmoid -> per-label maximum over windows -> stacked with the lexical head when the bundle has
+one (`lexical.py`) -> `account.licensed` rule -> policy decision ->
 evidence for each label at or above `warn`: the model's best window (or, with
 ``evidence="sentence"``, the best-scoring sentence inside it for labels at or above `flag`)
 and the label's lexicon hits.
@@ -26,6 +27,7 @@ import numpy as np
 
 from .bundle import (
     DEFAULT_BUNDLE_DIR,
+    LEXICAL_FILE,
     LEXICON_FILE,
     MODEL_FILE,
     TOKENIZER_FILE,
@@ -34,8 +36,10 @@ from .bundle import (
     load_bundle,
 )
 from .evidence import Hit, Lexicon, LexiconError, apply_account_rule, evidence_for
+from .lexical import LexicalHead
 from .normalize import NORMALIZER_VERSION, Normalized, normalize
 from .policy import Policy
+from .records import RecordError, validate_record
 from .windows import make_windows, special_id
 
 log = logging.getLogger(__name__)
@@ -51,10 +55,6 @@ EVIDENCE_MODES = ("window", "sentence")
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")
 
 
-class RecordError(ValueError):
-    """A record cannot be classified (no text, text not a string, bad account)."""
-
-
 @dataclass
 class _Item:
     """One record on its way through a batch."""
@@ -65,35 +65,6 @@ class _Item:
     model_text: str
     offset: int  # where `norm.text` starts inside `model_text`
     licensed: bool | None
-
-
-def validate_record(record: str | Mapping[str, Any]) -> tuple[str | None, str, str, bool | None]:
-    """Check a record and return (id or None, text, title, account.licensed).
-
-    Raises:
-        RecordError: the text is missing, empty or not a string; title/account malformed.
-    """
-    if isinstance(record, str):
-        record = {"text": record}
-    if not isinstance(record, Mapping):
-        raise RecordError(f"a record must be a string or an object with 'text', got {type(record).__name__}")
-    text = record.get("text")
-    if not isinstance(text, str):
-        got = "missing" if text is None else f"a {type(text).__name__}"
-        raise RecordError(f"record 'text' must be a non-empty string, got {got}")
-    if not text.strip():
-        raise RecordError("record 'text' is empty; nothing to classify")
-    title = record.get("title") or ""
-    if not isinstance(title, str):
-        raise RecordError(f"record 'title' must be a string, got {type(title).__name__}")
-    account = record.get("account") or {}
-    if not isinstance(account, Mapping):
-        raise RecordError(f"record 'account' must be an object, got {type(account).__name__}")
-    licensed = account.get("licensed")
-    if licensed is not None and not isinstance(licensed, bool):
-        raise RecordError(f"account.licensed must be true, false or null, got {licensed!r}")
-    rid = record.get("id")
-    return (None if rid is None or rid == "" else str(rid)), text, title, licensed
 
 
 class Classifier:
@@ -112,6 +83,7 @@ class Classifier:
         lexicon: Lexicon,
         batch_size: int = DEFAULT_BATCH_SIZE,
         evidence: str = "window",
+        lexical: LexicalHead | None = None,
     ) -> None:
         if evidence not in EVIDENCE_MODES:
             raise ValueError(f"evidence must be one of {', '.join(EVIDENCE_MODES)}, got {evidence!r}")
@@ -121,6 +93,7 @@ class Classifier:
         self.tokenizer = tokenizer
         self.policy = policy
         self.lexicon = lexicon
+        self.lexical = lexical
         self.batch_size = batch_size
         self.labels: tuple[str, ...] = bundle.labels
         self.version = bundle.version
@@ -218,8 +191,16 @@ class Classifier:
         except (LexiconError, UnicodeDecodeError) as exc:
             raise BundleError(f"bundle {bundle.path}: {LEXICON_FILE}: {exc}") from exc
         lexicon.warm_up()  # jieba's dictionary loads here, not inside the first request
+        lexical = None
+        if bundle.file(LEXICAL_FILE).is_file():
+            try:
+                lexical = LexicalHead.load(bundle.file(LEXICAL_FILE), len(bundle.labels))
+            except (ValueError, OSError) as exc:
+                raise BundleError(f"bundle {bundle.path}: {LEXICAL_FILE}: {exc}") from exc
+            lexicon.segmenter()
         try:
-            clf = cls(bundle, session, tokenizer, policy, lexicon, batch_size=batch_size, evidence=evidence)
+            clf = cls(bundle, session, tokenizer, policy, lexicon, batch_size=batch_size, evidence=evidence,
+                      lexical=lexical)  # fmt: skip
         except ValueError as exc:
             raise BundleError(f"bundle {bundle.path}: {TOKENIZER_FILE}: {exc}") from exc
         log.info(
@@ -261,9 +242,15 @@ class Classifier:
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         pos = 0
         for k, ws in enumerate(per):
-            out[k] = probs[pos : pos + len(ws)].max(axis=0)
+            out[k] = self._final(items[k], probs[pos : pos + len(ws)].max(axis=0))
             pos += len(ws)
         return out
+
+    def _final(self, model_text: str, window_max: np.ndarray) -> np.ndarray:
+        """A post's label scores: the windows' maximum, stacked with the lexical head if any."""
+        if self.lexical is None:
+            return window_max
+        return self.lexical.combine(window_max, self.lexical.logits(model_text, self.lexicon.segmenter()))
 
     # -- results -----------------------------------------------------------------------------
 
@@ -319,24 +306,26 @@ class Classifier:
             {j: (ws[b].char_start, ws[b].char_end) for j, b in enumerate(p.argmax(axis=0))}
             for ws, p in zip(per, chunks, strict=True)
         ]
+        finals = [self._final(it.model_text, p.max(axis=0)) for it, p in zip(items, chunks, strict=True)]
         if self.evidence_mode == "sentence":
-            self._refine_to_sentences(items, chunks, spans)
-        return [self._result(it, p, sp) for it, p, sp in zip(items, chunks, spans, strict=True)]
+            self._refine_to_sentences(items, finals, spans)
+        return [self._result(it, f, sp) for it, f, sp in zip(items, finals, spans, strict=True)]
 
     def _refine_to_sentences(
-        self, items: list[_Item], chunks: list[np.ndarray], spans: list[dict[int, tuple[int, int]]]
+        self, items: list[_Item], finals: list[np.ndarray], spans: list[dict[int, tuple[int, int]]]
     ) -> None:
         """Narrow each flagged label's span from its best window to its best sentence, in place.
 
         Sentences of the best window (split at 。！？；and line breaks) are scored alone, all in
-        one batch; the top sentence replaces the window when it reaches the label's `warn`.
+        one batch; the top sentence replaces the window when it reaches the label's `warn`
+        (scored as a post of its own, lexical head included).
         """
         flags = [t.flag for t in (self.policy.thresholds[x] for x in self.labels)]
         warns = [t.warn for t in (self.policy.thresholds[x] for x in self.labels)]
         jobs: list[tuple[int, int, list[tuple[int, int]]]] = []  # (item, label, sentence spans)
-        for k, (it, p) in enumerate(zip(items, chunks, strict=True)):
+        for k, (it, final) in enumerate(zip(items, finals, strict=True)):
             for j in range(len(self.labels)):
-                if p[:, j].max() < flags[j]:
+                if final[j] < flags[j]:
                     continue
                 a, b = spans[k][j]
                 a = max(a, it.offset)  # evidence stays in the text, not the title
@@ -360,11 +349,13 @@ class Classifier:
             best[(n, m)] = max(best.get((n, m), 0.0), float(row[j]))
         for n, (k, j, sentences) in enumerate(jobs):
             m = max(range(len(sentences)), key=lambda i: best.get((n, i), 0.0))
-            if best.get((n, m), 0.0) >= warns[j]:
+            x, y = sentences[m]
+            alone = np.full(len(self.labels), best.get((n, m), 0.0), dtype=np.float32)
+            if self._final(items[k].model_text[x:y], alone)[j] >= warns[j]:
                 spans[k][j] = sentences[m]
 
-    def _result(self, it: _Item, probs: np.ndarray, spans: dict[int, tuple[int, int]]) -> dict[str, Any]:
-        scores = {label: float(probs[:, j].max()) for j, label in enumerate(self.labels)}
+    def _result(self, it: _Item, final: np.ndarray, spans: dict[int, tuple[int, int]]) -> dict[str, Any]:
+        scores = {label: float(final[j]) for j, label in enumerate(self.labels)}
         # Lexicon evidence is shown only for labels at or above warn (and the account rule
         # only lowers `unlicensed` from above flag), so other labels' phrases are not searched.
         needed = [label for label, t in self.policy.thresholds.items() if scores.get(label, 0.0) >= t.warn]

@@ -148,9 +148,10 @@ class Lexicon:
     def warm_up(self) -> None:
         """Load jieba's dictionary now (about a second) rather than on the first hit."""
         if self.entries:
-            self._segmenter()
+            self.segmenter()
 
-    def _segmenter(self) -> Any:
+    def segmenter(self) -> Any:
+        """The private `jieba.Tokenizer`, with the lexicon's phrases as words (loaded once)."""
         if self._jieba is None:
             import jieba
 
@@ -176,7 +177,7 @@ class Lexicon:
                 groups[-1].append(span)
             else:
                 groups.append([span])
-        cut = self._segmenter().cut
+        cut = self.segmenter().cut
         for group in groups:
             lo = max(0, group[0][0] - JIEBA_CONTEXT)
             hi = min(len(text), max(e for _, e in group) + JIEBA_CONTEXT)

@@ -22,8 +22,10 @@ def model_card(
     window: int,
     stride: int,
     verdict: str = "",
+    lexical: bool = False,
 ) -> str:
-    """Render the model card as Markdown (`verdict`: the `verdict()` section, if evaluated)."""
+    """Render the model card as Markdown (`verdict`: the `verdict()` section, if evaluated;
+    `lexical`: the bundle stacks a lexical head with the transformer)."""
     size = (f"{model_config.get('num_hidden_layers')} layers, hidden {model_config.get('hidden_size')}, "
             f"{model_config.get('num_attention_heads')} heads, FFN {model_config.get('intermediate_size')}, "
             f"vocabulary {model_config.get('vocab_size')}")  # fmt: skip
@@ -46,7 +48,7 @@ A compact Chinese BERT ({size}) with a multi-label head (one sigmoid per label:
 int8 dynamically quantised. It flags illegal financial marketing in WeChat official-account
 posts. Input is normalised text (`classifier.normalize`); long posts are cut into windows of
 {window} tokens, {stride} tokens apart, and a label's score is its maximum over windows.
-
+{LEXICAL_TEXT if lexical else ""}
 ## How it was trained
 
 Everything is seeded and reproducible with `promoguard train` (see README); nothing is
@@ -58,7 +60,7 @@ downloaded.
    text; stage 2 on the corpus' unlabelled train+dev text.
 3. Fine-tuning: BCE per label on the corpus' train split; long items scored by max over windows
    (multiple-instance), as at inference.
-4. Calibration on dev: `block` keeps precision >= 0.98 at and above it, `flag` is the best-F1
+{"4. Lexical head: hashed TF-IDF + logistic regression per label on train; stack weights on dev." + chr(10) + "5." if lexical else "4."} Calibration on dev: `block` keeps precision >= 0.98 at and above it, `flag` is the best-F1
    point, `warn` keeps recall >= 0.98.
 
 Training details:
@@ -102,6 +104,15 @@ not verdicts: `block` is tuned for precision on dev, and everything between `fla
 goes to human review.
 """
 
+
+LEXICAL_TEXT = """
+The transformer is stacked with a lexical head (`lexical.npz`, `classifier/lexical.py`): TF-IDF
+over jieba words (segmented with the bundle's lexicon as user dictionary) and character 1-3-grams,
+hashed, with one logistic regression per label fitted on train. A label's score is
+sigmoid(a * logit(transformer score) + b * lexical logit + c), with a, b, c per label fitted on dev
+(listed under `lexical.stack` in the training details). The table's "transformer alone" row is the
+same ONNX model without the head.
+"""
 
 # The quality targets of the model issue, checked on `gold`.
 TARGETS = {"macro_f1": 0.90, "hard_negative_fpr": 0.05, "evaded_recall": 0.85}

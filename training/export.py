@@ -22,6 +22,7 @@ from tokenizers import Tokenizer
 from transformers import BertForSequenceClassification
 
 from classifier import bundle as B
+from classifier.lexical import LexicalHead
 from classifier.taxonomy import LABELS
 
 from .modeling import MODEL_SIZES, make_config, new_classifier, normalizer_version
@@ -158,6 +159,7 @@ def write_bundle(
     version: str | None = None,
     lexicon: str | Path | None = None,
     extra: Mapping[str, Any] | None = None,
+    lexical: LexicalHead | None = None,
 ) -> Path:
     """Write a complete bundle folder (replacing its contents) and verify it loads.
 
@@ -169,6 +171,8 @@ def write_bundle(
         lexicon: a jieba user dictionary; defaults to corpora/lexicon/redflags.txt, else a
             small built-in list.
         extra: more manifest keys (training details).
+        lexical: a lexical head to stack with the model (`lexical.npz`); fitted with the
+            segmenter of the lexicon shipped here.
 
     Returns:
         The bundle folder.
@@ -188,6 +192,8 @@ def write_bundle(
     else:
         log.warning("lexicon %s not found; shipping the built-in red-flag list", lex)
         (out / B.LEXICON_FILE).write_text(BUILTIN_LEXICON, encoding="utf-8")
+    if lexical is not None:
+        lexical.save(out / B.LEXICAL_FILE)
     manifest = {
         "format": B.BUNDLE_FORMAT,
         "version": version or datetime.now(timezone.utc).strftime("%Y.%m.%d-%H%M%S"),
@@ -200,6 +206,7 @@ def write_bundle(
         "metrics": dict(metrics),
         "created_with": library_versions(),
         "model_config": dict(model_config),
+        "scoring": "transformer + lexical head" if lexical is not None else "transformer",
         **(dict(extra) if extra else {}),
     }
     (out / B.MANIFEST_FILE).write_text(

@@ -25,9 +25,10 @@ from classifier.bundle import DEFAULT_BUNDLE_DIR, load_bundle
 from . import evaluate as ev
 from .calibrate import calibrate
 from .card import model_card, verdict
-from .compare import SCRATCH_THRESHOLDS, compare
+from .compare import SCRATCH_THRESHOLDS, SHIPPED, compare
 from .export import config_dict, onnx_pipeline, write_bundle
-from .finetune import FinetuneConfig, finetune, read_extra
+from .finetune import FinetuneConfig, finetune, read_extra, targets_of
+from .lexical import fit_linear, fit_stack, lexical_logits, segmenter_for
 from .modeling import model_text, torch_scores
 from .pretrain import PretrainConfig, pretrain
 from .tokenizer import (
@@ -75,6 +76,7 @@ class TrainPlan:
     base_model: Path | None = None  # fine-tune this local HF checkpoint instead of pre-training
     extra: list[Path] = field(default_factory=list)
     scratch_baseline: bool = True
+    lexical: bool = True  # stack a lexical head (jieba words + char n-grams, `classifier/lexical.py`)
     text_limit: int | None = None  # cap on pre-training lines (tiny runs)
     train_limit: int | None = None  # cap on fine-tuning items (tiny runs)
     eval_splits: tuple[str, ...] = ev.EVAL_SPLITS
@@ -210,13 +212,17 @@ class Pipeline:
         window = self.report["finetune"]["window"]
         stride = self.report["finetune"]["stride"]
 
-        # Thresholds are calibrated on the scores of the model that ships: the int8 ONNX one.
+        # Thresholds are calibrated on the scores of the system that ships: the int8 ONNX model,
+        # stacked with the lexical head when there is one.
         dev = ev.load_split("dev", p.corpus_dir)
         paths = onnx_pipeline(model, self.run / "onnx")
         self.report["fusions"] = paths["fusions"]
-        thresholds, dev_stats = calibrate(
-            ev.onnx_scores(paths["int8"], tok, dev.texts, window, stride), dev.targets
-        )
+        lexicon = Path(p.corpus_dir) / "lexicon" / "redflags.txt"
+        dev_scores = ev.onnx_scores(paths["int8"], tok, dev.texts, window, stride)
+        head, segmenter = self.lexical_head(data, dev, dev_scores, lexicon)
+        if head is not None:
+            dev_scores = head.combine(dev_scores, lexical_logits(head, dev.texts, segmenter))
+        thresholds, dev_stats = calibrate(dev_scores, dev.targets)
         self.report["calibration_dev"] = dev_stats
         if p.scratch_baseline and p.base_model is None:
             # Same size, same data, same number of steps; only the pre-training is missing.
@@ -228,11 +234,12 @@ class Pipeline:
             (self.run / "scratch" / SCRATCH_THRESHOLDS).write_text(json.dumps(t_scratch, indent=2) + "\n")
             del scratch
         test = ev.load_split(p.eval_splits[0], p.corpus_dir)
-        parity = self.parity(paths, tok, model, test, window, stride, thresholds)
+        stack = (lambda texts, scores: scores) if head is None else (
+            lambda texts, scores: head.combine(scores, lexical_logits(head, texts, segmenter)))  # fmt: skip
+        parity = self.parity(paths, tok, model, test, window, stride, thresholds, stack)
 
         corpus_hash = self._corpus_hash()
         version = p.version or f"{time.strftime('%Y.%m.%d')}-{p.size}-s{p.seed}"
-        lexicon = Path(p.corpus_dir) / "lexicon" / "redflags.txt"
         training = {
             k: self.report.get(k)
             for k in (
@@ -243,6 +250,7 @@ class Pipeline:
                 "train_unk_rate",
                 "tokens_added_for_corpus",
                 "fusions",
+                "lexical",
             )
         }
 
@@ -252,6 +260,7 @@ class Pipeline:
                 window=window, stride=stride, model_config=config_dict(model), metrics=_json(metrics),
                 corpus_hash=corpus_hash, card=card, version=version,
                 lexicon=lexicon if lexicon.is_file() else None, extra={"training": _json(training)},
+                lexical=head,
             )  # fmt: skip
 
         # The comparison runs against the written bundle (as `promoguard eval` does); the bundle
@@ -260,11 +269,10 @@ class Pipeline:
         results, table = compare(bundle, self.run, p.corpus_dir, p.eval_splits, p.seed)
         (self.run / "eval.md").write_text(table, encoding="utf-8")
         log.info("evaluation:\n%s", table)
-        shipped = "transformer (int8 ONNX, shipped)"
         metrics = {
-            "eval": results[shipped],
+            "eval": results[SHIPPED],
             "baselines": {k: {s: {m: v[s][m] for m in SUMMARY_METRICS}
-                              for s in v} for k, v in results.items() if k != shipped},
+                              for s in v} for k, v in results.items() if k != SHIPPED},
             "calibration_dev": dev_stats,
             "parity": parity,
         }  # fmt: skip
@@ -272,22 +280,45 @@ class Pipeline:
         card = model_card(version=version, model_config=config_dict(model), training=_json(training),
                           thresholds=thresholds, table=table, parity=parity, latency=None,
                           corpus_hash=corpus_hash, window=window, stride=stride,
-                          verdict=verdict(metrics["eval"], metrics["baselines"]))  # fmt: skip
+                          verdict=verdict(metrics["eval"], metrics["baselines"]),
+                          lexical=head is not None)  # fmt: skip
         bundle = bundle_with(card, metrics)
         (self.run / "report.json").write_text(
             json.dumps(_json(self.report), indent=2, ensure_ascii=False) + "\n"
         )
         return install_bundle(bundle) if p.install else bundle
 
-    def parity(self, paths, tok, model, split, window, stride, thresholds) -> dict[str, Any]:
-        """fp32 ONNX vs PyTorch logits, int8 vs fp32 decisions and macro-F1 on `split`."""
+    def lexical_head(self, data, dev, dev_scores: np.ndarray, lexicon: Path):
+        """Fit the lexical head on train and its stack on dev; (None, None) when not planned."""
+        if not self.plan.lexical:
+            return None, None
+        if not lexicon.is_file():
+            log.warning("no lexicon at %s: the bundle ships without a lexical head", lexicon)
+            return None, None
+        segmenter = segmenter_for(lexicon)
+        texts, labels = data
+        linear = fit_linear(texts, targets_of(labels), segmenter, seed=self.plan.seed)
+        head = fit_stack(linear, dev_scores, lexical_logits(linear, dev.texts, segmenter), dev.targets)
+        self.report["lexical"] = {
+            "stack": head.stack.round(4).tolist(),  # per label: a (transformer), b (lexical), c
+            "active_buckets": int((head.idf > 0).sum()),
+            "train_items": len(texts),
+        }
+        return head, segmenter
+
+    def parity(self, paths, tok, model, split, window, stride, thresholds, stack) -> dict[str, Any]:
+        """fp32 ONNX vs PyTorch logits, int8 vs fp32 decisions and macro-F1 on `split`.
+
+        Decisions are those of the shipped system: each model's scores pass through `stack`.
+        """
         # PyTorch vs fp32 is a numerical check, so a slice of the split does; int8 vs fp32
         # decisions and macro-F1 are compared on the whole split.
         head = split.texts[:PARITY_TORCH_ITEMS]
         s_torch = torch_scores(model, tok, head, window, stride)
         s_fp32 = ev.onnx_scores(paths["fp32"], tok, split.texts, window, stride)
         s_int8 = ev.onnx_scores(paths["int8"], tok, split.texts, window, stride)
-        d_fp32, d_int8 = ev.decisions(s_fp32, thresholds), ev.decisions(s_int8, thresholds)
+        d_fp32 = ev.decisions(stack(split.texts, s_fp32), thresholds)
+        d_int8 = ev.decisions(stack(split.texts, s_int8), thresholds)
         f_fp32 = ev.metrics(d_fp32, split.targets, split.tags)["macro_f1"]
         f_int8 = ev.metrics(d_int8, split.targets, split.tags)["macro_f1"]
         out = {

@@ -29,6 +29,7 @@ def build(
     from training.corpus.families import FamilyError
     from training.corpus.generate import build_corpus
     from training.corpus.splits import default_specs
+    from training.corpus.written import WrittenError
 
     console = Console()
     start = time.perf_counter()
@@ -40,7 +41,10 @@ def build(
                 seed, out, scale=scale, progress=lambda split, n: bar.advance(tasks[split], n)
             )
         except FamilyError as exc:
-            console.print(f"[red]parts library error:[/red] {exc}")
+            console.print(f"[red]parts library error:[/red] {exc}", soft_wrap=True)
+            raise typer.Exit(2) from exc
+        except WrittenError as exc:
+            console.print(f"[red]hand-written posts error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(2) from exc
     took = time.perf_counter() - start
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())

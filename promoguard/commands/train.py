@@ -57,6 +57,9 @@ def train(
     scratch_baseline: Annotated[
         bool, typer.Option(help="Also fine-tune a from-scratch model for the comparison.")
     ] = True,
+    lexical: Annotated[
+        bool, typer.Option(help="Stack a lexical head (jieba words + character n-grams) with the model.")
+    ] = True,
     resume: Annotated[
         bool, typer.Option(help="Skip finished stages; continue an interrupted pre-training.")
     ] = False,
@@ -88,7 +91,7 @@ def train(
         finetune_stop_at=finetune_stop_at, finetune_lr=finetune_lr, batch_size=batch_size,
         finetune_mask=finetune_mask,
         base_model=base_model, extra=list(extra or []),
-        scratch_baseline=scratch_baseline, resume=resume, install=install, version=version,
+        scratch_baseline=scratch_baseline, lexical=lexical, resume=resume, install=install, version=version,
     )  # fmt: skip
     bundle = run(plan)
     typer.echo(f"bundle written to {bundle}")

@@ -29,6 +29,7 @@ FIXED_TAGS = {
     "multi_label",
     "real_text",
     "gold",
+    "written",
     "len:short",
     "len:medium",
     "len:long",

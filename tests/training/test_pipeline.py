@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from classifier import bundle as B
@@ -87,8 +88,11 @@ def test_train_writes_a_verified_bundle_with_metrics(trained_bundle):
         "keyword (lexicon)",
         "TF-IDF + LR",
         "transformer, no pre-training (int8 ONNX)",
-        "transformer (PyTorch)",
+        "transformer alone (int8 ONNX)",
+        "transformer + lexical head (PyTorch)",
     } <= set(m["metrics"]["baselines"])
+    assert m["scoring"] == "transformer + lexical head" and bundle.file(B.LEXICAL_FILE).is_file()
+    assert len(m["training"]["lexical"]["stack"]) == len(LABELS)
     parity = m["metrics"]["parity"]
     assert parity["fp32_vs_torch_max_abs_prob_diff"] < 1e-4
     assert parity["int8_fp32_decision_agreement"] >= 0.95
@@ -106,6 +110,26 @@ def test_trained_bundle_classifies(trained_bundle):
     assert "fraudulent" in results[0]["labels"]
     # warn is tuned for 98% recall, so a tiny model may warn on harmless text; it must not flag it.
     assert results[1]["labels"] == [] and results[1]["decision"] in ("pass", "warn")
+
+
+def test_served_scores_are_the_evaluated_scores(trained_bundle, toy_corpus):
+    """The classifier stacks the lexical head exactly as training evaluated and calibrated it."""
+    from tokenizers import Tokenizer
+
+    from classifier.core import Classifier
+    from classifier.lexical import LexicalHead
+    from training import evaluate as ev
+    from training.lexical import lexical_logits, segmenter_for
+
+    bundle = B.load_bundle(trained_bundle)
+    texts = ev.load_split("test", toy_corpus).texts[:40]
+    tok = Tokenizer.from_file(str(bundle.file(B.TOKENIZER_FILE)))
+    model = ev.onnx_scores(bundle.file(B.MODEL_FILE), tok, texts, bundle.window, bundle.stride)
+    head = LexicalHead.load(bundle.file(B.LEXICAL_FILE), len(LABELS))
+    expected = head.combine(model, lexical_logits(head, texts, segmenter_for(bundle.file(B.LEXICON_FILE))))
+    served = Classifier.load(trained_bundle, threads=1).score_texts(texts)
+    assert np.abs(served - expected).max() < 1e-4
+    assert np.abs(served - model).max() > 1e-3  # the head does change the scores
 
 
 def test_install_replaces_target_only_with_a_verified_bundle(trained_bundle, tmp_path):
@@ -174,7 +198,7 @@ def test_eval_and_export_commands(trained_bundle, toy_corpus, tmp_path):
         ],
     )
     assert out.exit_code == 0, out.output
-    assert "| keyword (lexicon) |" in out.output and "| transformer (int8 ONNX, shipped) |" in out.output
+    assert "| keyword (lexicon) |" in out.output and "| shipped (int8 ONNX) |" in out.output
     assert json.loads((tmp_path / "m.json").read_text())["TF-IDF + LR"]["test"]["n"] == len(toy_examples(2))
 
     out = runner.invoke(app, ["export", str(run_dir / "finetune" / "model"), "--out", str(tmp_path / "b"),

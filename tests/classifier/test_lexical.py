@@ -1,0 +1,73 @@
+"""The lexical head in a bundle: features, stacking, loading and refusing a bad `lexical.npz`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier import BundleError, Classifier
+from classifier import bundle as B
+from classifier.evidence import Lexicon
+from classifier.lexical import N_FEATURES, WORD_BUCKETS, LexicalHead, hashed_counts, tfidf
+from classifier.normalize import normalize
+
+LABELS = ("fraudulent", "misleading", "unlicensed")
+
+
+def _head_for(word: str, label: int, segmenter) -> LexicalHead:
+    """A head whose only non-zero weight is `word`'s bucket for `label`; stack trusts it alone."""
+    idx, _ = hashed_counts(word, segmenter)
+    coef = np.zeros((3, N_FEATURES), dtype=np.float32)
+    coef[label, idx[idx < WORD_BUCKETS]] = 8.0
+    stack = np.array([[1.0, 1.0, 0.0]] * 3, dtype=np.float32)
+    return LexicalHead(np.ones(N_FEATURES, dtype=np.float32), coef, np.full(3, -2.0, np.float32), stack)
+
+
+def _with_head(bundle: Path, tmp_path: Path, head: LexicalHead) -> Path:
+    out = tmp_path / "bundle"
+    shutil.copytree(bundle, out)
+    head.save(out / B.LEXICAL_FILE)
+    B.write_checksums(out)
+    return out
+
+
+def test_features_are_per_block_normalised() -> None:
+    seg = Lexicon([]).segmenter()
+    idx, counts = hashed_counts(normalize("保本保息，保本！").text, seg)
+    assert (np.diff(idx) > 0).all() and counts.max() >= 2
+    values = tfidf(idx, counts, np.ones(N_FEATURES, dtype=np.float32))
+    words, grams = values[idx < WORD_BUCKETS], values[idx >= WORD_BUCKETS]
+    assert np.isclose((words**2).sum(), 1.0) and np.isclose((grams**2).sum(), 1.0)
+
+
+def test_bundle_with_lexical_head_stacks_it(phrase_bundle: Path, tmp_path: Path) -> None:
+    plain = Classifier.load(phrase_bundle, threads=1)
+    head = _head_for("庞氏", 0, plain.lexicon.segmenter())
+    clf = Classifier.load(_with_head(phrase_bundle, tmp_path, head), threads=1)
+    texts = ["这个项目就是庞氏", "今天天气很好"]
+    model = plain.score_texts(texts)
+    stacked = clf.score_texts(texts)
+    expected = head.combine(
+        model, np.stack([head.logits(normalize(t).text, plain.lexicon.segmenter()) for t in texts])
+    )
+    assert np.allclose(stacked, expected, atol=1e-5)
+    assert stacked[0, 0] > model[0, 0] and stacked[1, 0] < model[1, 0]
+    # classify() reports the stacked scores too.
+    assert clf.classify(texts[0])["scores"]["fraudulent"] == pytest.approx(float(stacked[0, 0]), abs=1e-4)
+
+
+def test_bad_lexical_file_is_refused_naming_it(phrase_bundle: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(phrase_bundle, broken)
+    np.savez_compressed(broken / B.LEXICAL_FILE, idf=np.ones(5), coef=np.zeros((3, 5)), intercept=np.zeros(3),
+                        stack=np.zeros((3, 3)))  # fmt: skip
+    B.write_checksums(broken)
+    with pytest.raises(BundleError, match=r"lexical\.npz: idf has shape"):
+        Classifier.load(broken)
+    (broken / B.LEXICAL_FILE).write_bytes(b"not a zip")
+    B.write_checksums(broken)
+    with pytest.raises(BundleError, match=r"lexical\.npz"):
+        Classifier.load(broken)
