@@ -33,6 +33,14 @@ def model_card(
         f"| {label} | {t['warn']:.3f} | {t['flag']:.3f} | {t['block']:.3f} |"
         for label, t in ((x, thresholds[x]) for x in LABELS)
     )
+    calibration = (
+        "4. Lexical head: hashed TF-IDF + logistic regression per label on train; stack weights on dev.\n5."
+        if lexical
+        else "4."
+    ) + (
+        " Calibration on dev: `block` keeps precision >= 0.98 at and above it, `flag` is the best-F1\n"
+        "   point, `warn` keeps recall >= 0.98."
+    )
     later = "Measured after export by `python -m training.latency --bundle DIR` (section below)."
     lat = later if not latency else (
         f"one post of {latency.get('seq_len')} tokens, 2 threads: int8 ONNX p50 "
@@ -60,8 +68,7 @@ downloaded.
    text; stage 2 on the corpus' unlabelled train+dev text.
 3. Fine-tuning: BCE per label on the corpus' train split; long items scored by max over windows
    (multiple-instance), as at inference.
-{"4. Lexical head: hashed TF-IDF + logistic regression per label on train; stack weights on dev." + chr(10) + "5." if lexical else "4."} Calibration on dev: `block` keeps precision >= 0.98 at and above it, `flag` is the best-F1
-   point, `warn` keeps recall >= 0.98.
+{calibration}
 
 Training details:
 

@@ -98,6 +98,7 @@ def build_systems(
         if id(texts) not in cache:
             cache[id(texts)] = (texts, ev.onnx_scores(model_path, tok, texts, window, stride))
         return cache[id(texts)][1]
+
     if run_dir is not None:
         run = Path(run_dir)
         scratch = run / "scratch"

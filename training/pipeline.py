@@ -55,10 +55,9 @@ class TrainPlan:
     size: str = "mini"
     window: int = 320
     stride: int = 240
-    # The shipped run planned its steps from time budgets (16 / 4 / 13 minutes) and its
-    # fine-tuning was stopped by its budget; these defaults replay it with the recorded plans
-    # (`*_steps`) and stop point (`*_stop_at`).
-    pretrain_steps: int = 1143  # stage 1; 0 = as many as fit in pretrain_minutes
+    # The shipped run (bundle 2026.11.25-mini-s2) used these fixed step counts, so the defaults
+    # replay it; `*_steps 0` with `*_minutes` plans steps from a time budget instead.
+    pretrain_steps: int = 2600  # stage 1; 0 = as many as fit in pretrain_minutes
     pretrain_minutes: float | None = None
     pretrain_lr: float = 1e-3
     pretrain_stop_at: int | None = None  # stop here, schedule unchanged
@@ -68,9 +67,9 @@ class TrainPlan:
     finetune_epochs: float = 3.0  # used only when finetune_steps is None
     finetune_minutes: float | None = None
     finetune_lr: float = 3e-4
-    finetune_mask: float = 0.0  # share of input tokens masked while fine-tuning (augmentation)
-    finetune_steps: int | None = 5566  # overrides epochs; 0 = as many as fit in finetune_minutes
-    finetune_stop_at: int | None = 3172
+    finetune_mask: float = 0.15  # share of input tokens masked while fine-tuning (augmentation)
+    finetune_steps: int | None = 4500  # overrides epochs; 0 = as many as fit in finetune_minutes
+    finetune_stop_at: int | None = None
     finetune_warmup_steps: int | None = 20
     batch_size: int = 16
     base_model: Path | None = None  # fine-tune this local HF checkpoint instead of pre-training

@@ -24,7 +24,7 @@ def train(
     pretrain_steps: Annotated[
         int,
         typer.Option(help="Stage-1 MLM steps (schedule length); 0: fit --pretrain-minutes."),
-    ] = 1143,
+    ] = 2600,
     pretrain_minutes: Annotated[float | None, typer.Option(help="Stage-1 time budget.")] = None,
     pretrain_stop_at: Annotated[
         int | None, typer.Option(help="Stop stage 1 after this many steps (schedule unchanged).")
@@ -37,15 +37,15 @@ def train(
     epochs: Annotated[float, typer.Option(help="Fine-tuning epochs (with --finetune-steps -1).")] = 3.0,
     finetune_steps: Annotated[
         int, typer.Option(help="Fine-tuning steps; 0: fit --finetune-minutes; -1: use --epochs.")
-    ] = 5566,
+    ] = 4500,
     finetune_minutes: Annotated[float | None, typer.Option(help="Fine-tuning time budget.")] = None,
     finetune_stop_at: Annotated[
         int | None, typer.Option(help="Stop fine-tuning after this many steps.")
-    ] = 3172,
+    ] = None,
     finetune_lr: Annotated[float, typer.Option(help="Fine-tuning peak learning rate.")] = 3e-4,
     finetune_mask: Annotated[
         float, typer.Option(help="Share of input tokens masked while fine-tuning (augmentation; 0 = off).")
-    ] = 0.0,
+    ] = 0.15,
     batch_size: Annotated[int, typer.Option(help="Fine-tuning items per step.")] = 16,
     base_model: Annotated[
         Path | None,
@@ -70,8 +70,8 @@ def train(
 ) -> None:
     """Train the model end to end and write a verified bundle (RUN_DIR/bundle).
 
-    The defaults replay the run that made the shipped bundle (its time-budgeted step plans and
-    stop points are recorded in bundle.json under `training`).
+    The defaults replay the run that made the shipped bundle (its steps are recorded in
+    bundle.json under `training`).
     """
     # Under CPU contention OpenMP's default busy-waiting wastes most of the time; must be set
     # before torch loads.

@@ -28,17 +28,22 @@ def test_default_bundle_verifies_and_fits_the_size_budget():
         assert split in m["metrics"]["eval"]
 
 
-@pytest.mark.slow
-def test_recorded_int8_metrics_reproduce_on_the_test_split():
-    """Re-score `test` with the shipped int8 model; macro-F1 must equal the recorded one."""
-    from tokenizers import Tokenizer
+def test_default_bundle_was_trained_on_the_committed_corpus():
+    from training.data import corpus_hash
 
-    from training.evaluate import decisions, load_split, metrics, onnx_scores
+    assert B.load_bundle().manifest["corpus_hash"] == corpus_hash()
+
+
+@pytest.mark.slow
+def test_recorded_metrics_reproduce_on_the_test_split():
+    """Re-score `test` as the classifier serves it (int8 model, lexical head); macro-F1 must equal
+    the recorded one."""
+    from classifier import Classifier
+    from training.evaluate import decisions, load_split, metrics
 
     bundle = B.load_bundle()
-    tok = Tokenizer.from_file(str(bundle.file(B.TOKENIZER_FILE)))
     split = load_split("test")
-    scores = onnx_scores(bundle.file(B.MODEL_FILE), tok, split.texts, bundle.window, bundle.stride)
+    scores = Classifier.load(threads=2).score_texts(split.texts)
     thresholds = {k: v.as_dict() for k, v in bundle.thresholds.items()}
     got = metrics(decisions(scores, thresholds), split.targets, split.tags)
     assert got["macro_f1"] == pytest.approx(bundle.manifest["metrics"]["eval"]["test"]["macro_f1"], abs=1e-4)

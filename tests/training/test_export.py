@@ -116,7 +116,9 @@ def test_record_latency_writes_into_a_still_valid_bundle(tiny_bundle, tmp_path):
     assert timing["onnx_int8"]["p50_ms"] > 0 and timing["speedup_p50"] > 0
     bundle = B.load_bundle(copy)
     assert bundle.manifest["metrics"]["latency"]["seq_len"] == 40
-    assert "## Measured latency" in bundle.file(B.CARD_FILE).read_text(encoding="utf-8")
+    assert timing["served_post"]["p50_ms"] > 0  # the whole Classifier path on a 300-character post
+    card = bundle.file(B.CARD_FILE).read_text(encoding="utf-8")
+    assert "## Measured latency" in card and "whole served path" in card
 
 
 def test_corrupted_bundle_names_the_file(tiny_bundle, tmp_path):
