@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import uuid
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,8 +196,8 @@ class Classifier:
         if bundle.file(LEXICAL_FILE).is_file():
             try:
                 lexical = LexicalHead.load(bundle.file(LEXICAL_FILE), len(bundle.labels))
-            except (ValueError, OSError) as exc:
-                raise BundleError(f"bundle {bundle.path}: {LEXICAL_FILE}: {exc}") from exc
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+                raise BundleError(f"bundle {bundle.path}: {LEXICAL_FILE} cannot be read: {exc}") from exc
             lexicon.segmenter()
         try:
             clf = cls(bundle, session, tokenizer, policy, lexicon, batch_size=batch_size, evidence=evidence,

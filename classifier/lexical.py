@@ -7,7 +7,7 @@ A bundle that carries `lexical.npz` scores each label as
 
     sigmoid(a * logit(transformer score) + b * lexical logit + c)
 
-with (a, b, c) per label fitted on dev. Features (`features`) are computed on normalised text:
+with (a, b, c) per label fitted on dev. Features (`hashed_counts`, `tfidf`) are computed on normalised text:
 jieba words (segmented with the bundle's lexicon as user dictionary) and character 1-3-grams of
 the text without whitespace, hashed with CRC-32 into `WORD_BUCKETS` and `CHAR_BUCKETS` buckets;
 sublinear tf times idf, each block L2-normalised on its own (so a post's few words weigh as much
