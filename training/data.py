@@ -41,29 +41,32 @@ def corpus_features() -> datasets.Features:
     )
 
 
-def resolve_split(split: str | Path, corpus_dir: str | Path = DEFAULT_CORPUS_DIR) -> Path:
-    """Turn a split name (`train`) or a file path into the file to read.
+def resolve_split(split: str | Path, corpus_dir: str | Path = DEFAULT_CORPUS_DIR) -> list[Path]:
+    """Turn a split name (`train`) or a file path into the files to read, in record order.
 
     Args:
-        split: a name from `SPLIT_NAMES`, or a path to a `.jsonl`/`.jsonl.gz` file.
+        split: a name from `SPLIT_NAMES` (its files: `train.jsonl.gz`, `train-2.jsonl.gz`, ...),
+            or a path to a `.jsonl`/`.jsonl.gz` file.
         corpus_dir: corpus root holding `splits/`.
 
     Returns:
-        The existing file.
+        The existing files.
 
     Raises:
         FileNotFoundError: the file does not exist.
         ValueError: `split` is neither a split name nor a JSON lines path.
     """
     if isinstance(split, str) and split in SPLIT_NAMES:
-        path = Path(corpus_dir) / "splits" / f"{split}{store.SPLIT_SUFFIX}"
+        paths = store.split_paths(Path(corpus_dir) / "splits", split)
+        path = Path(corpus_dir) / "splits" / store.shard_name(split, 0)
     else:
         path = Path(split)
         if not path.name.endswith((".jsonl", ".jsonl.gz")):
             raise ValueError(f"{split!r} is neither a split name {SPLIT_NAMES} nor a .jsonl(.gz) file")
-    if not path.is_file():
+        paths = [path] if path.is_file() else []
+    if not paths:
         raise FileNotFoundError(f"{path} not found; build the corpus with `promoguard corpus build --seed N`")
-    return path
+    return paths
 
 
 def is_gold_path(path: str | Path) -> bool:
@@ -90,17 +93,19 @@ def load_corpus(
         GoldAccessError: the file is in the gold set and `allow_gold` is False.
         FileNotFoundError: the file does not exist.
     """
-    path = resolve_split(split, corpus_dir)
-    if is_gold_path(path) and not allow_gold:
-        raise GoldAccessError(
-            f"{path} is the gold test set; training code must not read it "
-            "(only evaluation may, with allow_gold=True)"
-        )
+    paths = resolve_split(split, corpus_dir)
+    for path in paths:
+        if is_gold_path(path) and not allow_gold:
+            raise GoldAccessError(
+                f"{path} is the gold test set; training code must not read it "
+                "(only evaluation may, with allow_gold=True)"
+            )
     import datasets
 
     return datasets.load_dataset(
-        "json", data_files=str(path), features=corpus_features(), split="train", keep_in_memory=True
-    )
+        "json", data_files=[str(p) for p in paths], features=corpus_features(), split="train",
+        keep_in_memory=True,
+    )  # fmt: skip
 
 
 def corpus_hash(corpus_dir: str | Path = DEFAULT_CORPUS_DIR) -> str:

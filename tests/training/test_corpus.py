@@ -92,7 +92,10 @@ def tiny_buckets() -> list[Bucket]:
 
 
 def read_all(splits_dir: Path) -> dict[str, list[dict]]:
-    return {name: list(store.read_split(splits_dir / f"{name}.jsonl.gz")) for name in SPLITS}
+    return {
+        name: [r for path in store.split_paths(splits_dir, name) for r in store.read_split(path)]
+        for name in SPLITS
+    }
 
 
 def check_record(record: dict, *, corpus: bool = True) -> None:
@@ -375,3 +378,22 @@ def test_cli_build_and_stats(tmp_path: Path) -> None:
     assert "F1" in stats.output and "fraudulent" in stats.output and "challenge" in stats.output
     missing = runner.invoke(app, ["corpus", "stats", "--corpus", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "corpus build" in missing.output
+
+
+def test_big_splits_are_cut_into_files_read_back_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.data import load_corpus
+
+    monkeypatch.setattr(store, "SHARD_RECORDS", 100)
+    out = tmp_path / "corpora"
+    build_corpus(7, out, scale=0.02, families=tiny_families(), buckets=tiny_buckets(), written=[])
+    paths = store.split_paths(out / "splits", TRAIN)
+    assert [p.name for p in paths[:2]] == ["train.jsonl.gz", "train-2.jsonl.gz"] and len(paths) >= 3
+    manifest = store.read_manifest(out / "splits")
+    assert {p.name for p in paths} <= set(manifest["files"])
+    records = read_all(out / "splits")[TRAIN]
+    assert len(records) == manifest["counts"][TRAIN] and all(
+        len(list(store.read_split(p))) <= 100 for p in paths
+    )
+    assert list(load_corpus(TRAIN, out)["id"]) == [r["id"] for r in records]

@@ -221,10 +221,11 @@ def build_corpus(
     for name in SPLITS:
         # Grouping by family keeps similar text inside gzip's 32 KiB window: files shrink by a third.
         ordered = sorted(enumerate(made[name]), key=lambda pair: (pair[1].family, pair[0]))
-        records = (item.record(f"{name}-{i:06d}") for i, (_, item) in enumerate(ordered))
-        files[f"{name}{store.SPLIT_SUFFIX}"] = store.write_split(
-            splits_dir / f"{name}{store.SPLIT_SUFFIX}", records
-        )
+        records = [item.record(f"{name}-{i:06d}") for i, (_, item) in enumerate(ordered)]
+        for k in range(max(1, -(-len(records) // store.SHARD_RECORDS))):
+            shard = store.shard_name(name, k)
+            chunk = records[k * store.SHARD_RECORDS : (k + 1) * store.SHARD_RECORDS]
+            files[shard] = store.write_split(splits_dir / shard, chunk)
         counts[name] = len(made[name])
     corpus_hash = store.corpus_hash_of(files)
     store.write_manifest(

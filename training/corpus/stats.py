@@ -49,8 +49,8 @@ def corpus_stats(corpus: Path | str = "corpora") -> CorpusStats:
     splits_dir = Path(corpus) / "splits"
     stats = CorpusStats()
     for name in SPLITS:
-        path = splits_dir / f"{name}{store.SPLIT_SUFFIX}"
-        if not path.is_file():
+        paths = store.split_paths(splits_dir, name)
+        if not paths:
             continue
         labels: Counter[str] = Counter()
         subtypes: Counter[str] = Counter()
@@ -59,7 +59,7 @@ def corpus_stats(corpus: Path | str = "corpora") -> CorpusStats:
         families: set[str] = set()
         lengths: list[int] = []
         n = 0
-        for record in store.read_split(path):
+        for record in (r for path in paths for r in store.read_split(path)):
             n += 1
             labels.update(record["labels"] or [COMPLIANT])  # type: ignore[arg-type]
             subtypes[str(record["subtype"])] += 1

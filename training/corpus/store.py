@@ -13,6 +13,22 @@ from pathlib import Path
 SPLIT_SUFFIX = ".jsonl.gz"
 MANIFEST = "MANIFEST.json"
 RECORD_KEYS = ("family", "id", "labels", "subtype", "tags", "text")
+# Records per split file: a bigger split is written as `train.jsonl.gz`, `train-2.jsonl.gz`, ...
+# so that no tracked file passes 5 MiB.
+SHARD_RECORDS = 20_000
+
+
+def shard_name(split: str, k: int) -> str:
+    """File name of shard `k` (0-based) of `split`."""
+    return f"{split}{SPLIT_SUFFIX}" if k == 0 else f"{split}-{k + 1}{SPLIT_SUFFIX}"
+
+
+def split_paths(splits_dir: Path, split: str) -> list[Path]:
+    """The existing files of one split, in record order (none if the split is missing)."""
+    paths = []
+    while (path := Path(splits_dir) / shard_name(split, len(paths))).is_file():
+        paths.append(path)
+    return paths
 
 
 def dedupe_key(text: str) -> str:
