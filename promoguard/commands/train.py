@@ -54,6 +54,10 @@ def train(
     extra: Annotated[
         list[Path] | None, typer.Option(help="Extra labelled JSONL (corpus format); repeatable.")
     ] = None,
+    written_weight: Annotated[
+        int,
+        typer.Option(min=1, help="Times each hand-written (and --extra) item counts in training."),
+    ] = 3,
     scratch_baseline: Annotated[
         bool, typer.Option(help="Also fine-tune a from-scratch model for the comparison.")
     ] = True,
@@ -90,7 +94,7 @@ def train(
         finetune_minutes=finetune_minutes,
         finetune_stop_at=finetune_stop_at, finetune_lr=finetune_lr, batch_size=batch_size,
         finetune_mask=finetune_mask,
-        base_model=base_model, extra=list(extra or []),
+        base_model=base_model, extra=list(extra or []), written_weight=written_weight,
         scratch_baseline=scratch_baseline, lexical=lexical, resume=resume, install=install, version=version,
     )  # fmt: skip
     bundle = run(plan)

@@ -13,7 +13,7 @@ from classifier import bundle as B
 from classifier.taxonomy import LABELS
 from training.corpus import store
 from training.export import BUILTIN_LEXICON
-from training.pipeline import TrainPlan, install_bundle, train
+from training.pipeline import Pipeline, TrainPlan, install_bundle, train
 from training.toydata import toy_examples
 
 
@@ -170,8 +170,25 @@ def test_base_model_and_extra(tmp_path, toy_corpus, tiny_bundle):
     assert bundle.window == 128
     assert bundle.manifest["model_config"]["hidden_size"] == 32
     report = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
-    assert report["finetune"]["items"] == len(toy_examples(0)) * 3 + 2
+    # Extra items (moderator verdicts) count `written_weight` (3) times, as hand-written ones do.
+    assert report["finetune"]["items"] == len(toy_examples(0)) * 3 + 2 * 3
     assert "pretrain_general" not in report
+
+
+def test_hand_written_items_count_written_weight_times(tmp_path):
+    rows = _records(0, "train")
+    for row in rows[:5]:
+        row["tags"] = sorted([*row["tags"], "written"])
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    store.write_split(splits / f"train{store.SPLIT_SUFFIX}", rows)
+    for weight, expected in ((1, len(rows)), (3, len(rows) + 10)):
+        texts, labels = Pipeline(_tiny_plan(tmp_path / "run", tmp_path, written_weight=weight)).train_data()
+        assert len(texts) == len(labels) == expected
+        written = [row["text"] for row in rows[:5]]
+        assert all(texts.count(t) == weight * sum(r["text"] == t for r in rows) for t in written)
+    with pytest.raises(ValueError, match="written_weight"):
+        Pipeline(_tiny_plan(tmp_path / "run", tmp_path, written_weight=0)).train_data()
 
 
 def test_eval_and_export_commands(trained_bundle, toy_corpus, tmp_path):

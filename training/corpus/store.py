@@ -15,7 +15,7 @@ MANIFEST = "MANIFEST.json"
 RECORD_KEYS = ("family", "id", "labels", "subtype", "tags", "text")
 # Records per split file: a bigger split is written as `train.jsonl.gz`, `train-2.jsonl.gz`, ...
 # so that no tracked file passes 5 MiB.
-SHARD_RECORDS = 20_000
+SHARD_RECORDS = 12_000
 
 
 def shard_name(split: str, k: int) -> str:
