@@ -6,7 +6,7 @@ sigmoid -> per-label maximum over windows -> stacked with the lexical head when 
 one (`lexical.py`) -> `account.licensed` rule -> policy decision ->
 evidence for each label at or above `warn`: the model's best window (or, with
 ``evidence="sentence"``, the best-scoring sentence inside it for labels at or above `flag`)
-and the label's lexicon hits.
+the label's lexicon hits, and the lexical head's top words for it (`source: "lexical"`).
 
 When a record has a `title`, the model sees ``title + "\\n" + text``; evidence spans always
 point into `text` (a window that lies wholly in the title gives no model evidence).
@@ -379,6 +379,7 @@ class Classifier:
                         {"label": label, "start": a, "end": b, "text": it.text[a:b], "source": "model"}
                     )
         evidence += evidence_for(hits, shown)
+        evidence += self._lexical_evidence(it, shown, evidence)
         evidence += extra
         return {
             "id": it.id,
@@ -388,6 +389,22 @@ class Classifier:
             "evidence": evidence,
             "model_version": self.version,
         }
+
+    def _lexical_evidence(self, it: _Item, shown: dict[str, bool], found: list[dict]) -> list[dict]:
+        """The lexical head's top words for each shown label, unless a lexicon phrase covers them."""
+        out: list[dict[str, Any]] = []
+        hits = [(e["start"], e["end"]) for e in found if e["source"] == "lexicon"]
+        for j, label in enumerate(self.labels):
+            if self.lexical is None or not shown.get(label):
+                continue
+            words = self.lexical.top_words(it.model_text, self.lexicon.segmenter(), j, start_at=it.offset)
+            for a, b in words:
+                span = self._text_span(it, a, b)
+                if span is not None and not any(x <= span[0] and span[1] <= y for x, y in hits):
+                    a, b = span
+                    out.append({"label": label, "start": a, "end": b, "text": it.text[a:b],
+                                "source": "lexical"})  # fmt: skip
+        return out
 
     @staticmethod
     def _text_span(it: _Item, start: int, end: int) -> tuple[int, int] | None:

@@ -104,6 +104,31 @@ class LexicalHead:
         idx, counts = hashed_counts(text, segmenter)
         return self.coef[:, idx] @ tfidf(idx, counts, self.idf) + self.intercept
 
+    def top_words(
+        self, text: str, segmenter: Any, label: int, k: int = 3, start_at: int = 0
+    ) -> list[tuple[int, int]]:
+        """Spans in normalised `text` of the `k` jieba words that raise `label`'s lexical logit most.
+
+        A word's share is its coefficient times its tf-idf value (over the whole text); only
+        words of two or more characters with a positive share count, each at its first
+        occurrence at or after `start_at` (a title before the text is scored, never shown).
+        These are the lexical head's evidence: what a moderator can check in the text.
+        """
+        if self.stack[label, 1] <= 0:
+            return []
+        idx, counts = hashed_counts(text, segmenter)
+        values = self.coef[label, idx] * tfidf(idx, counts, self.idf)
+        share = dict(zip(idx.tolist(), values.tolist(), strict=True))
+        best: dict[str, tuple[float, int, int]] = {}
+        for word, start, end in segmenter.tokenize(text):
+            if start < start_at or len(word.strip()) < 2 or word in best:
+                continue
+            value = share.get(int(_hash([word], WORD_BUCKETS)[0]), 0.0)
+            if value > 0:
+                best[word] = (value, start, end)
+        top = sorted(best.values(), key=lambda v: -v[0])[:k]
+        return sorted((start, end) for _, start, end in top)
+
     def combine(self, model_scores: np.ndarray, lexical_logits: np.ndarray) -> np.ndarray:
         """Stacked probabilities from transformer scores and lexical logits (same shape)."""
         a, b, c = self.stack[:, 0], self.stack[:, 1], self.stack[:, 2]

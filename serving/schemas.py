@@ -88,7 +88,8 @@ class Evidence(BaseModel):
     """Why a label scored: a span of the caller's original text (character offsets).
 
     `source` is `model` (the best window), `lexicon` (a red-flag phrase, with `subtype` and
-    `phrase`) or `account` (the record's `account.licensed` is false; empty span, `detail`).
+    `phrase`), `lexical` (a word the lexical head weighs towards the label) or `account`
+    (the record's `account.licensed` is false; empty span, `detail`).
     """
 
     model_config = ConfigDict(extra="allow")
@@ -97,7 +98,7 @@ class Evidence(BaseModel):
     start: int = Field(ge=0)
     end: int = Field(ge=0)
     text: str
-    source: Literal["model", "lexicon", "account"]
+    source: Literal["model", "lexicon", "lexical", "account"]
     subtype: str | None = Field(None, description="Sub-type code (F1-F8, M1-M8, U1-U7) for lexicon hits.")
     phrase: str | None = Field(None, description="The lexicon phrase that matched.")
     detail: str | None = Field(None, description="Why, for `account` evidence.")

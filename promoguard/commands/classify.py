@@ -48,20 +48,23 @@ def classify_text(
     return clf.classify(record), clf
 
 
+_WORDS = ("lexicon", "lexical")  # evidence that marks words, not windows
+
+
 def _highlighted(text: str, evidence: list[dict[str, Any]]) -> Any:
     from rich.text import Text
 
     spans = sorted(
-        (e for e in evidence if e["end"] > e["start"]), key=lambda e: (e["source"] != "lexicon", e["start"])
+        (e for e in evidence if e["end"] > e["start"]), key=lambda e: (e["source"] in _WORDS, e["start"])
     )
     if len(text) <= _FULL_TEXT:
         out = Text(text)
-        for e in spans:  # model windows first, lexicon phrases on top of them
+        for e in spans:  # model windows first, lexicon phrases and lexical words on top of them
             style = _LABEL_STYLE.get(e["label"], "reverse")
-            out.stylize(style if e["source"] == "lexicon" else "underline", e["start"], e["end"])
+            out.stylize(style if e["source"] in _WORDS else "underline", e["start"], e["end"])
         return out
     out = Text()
-    for e in [e for e in spans if e["source"] == "lexicon"] or spans[:3]:
+    for e in [e for e in spans if e["source"] in _WORDS] or spans[:3]:
         a, b = max(0, e["start"] - _CONTEXT), min(len(text), e["end"] + _CONTEXT)
         out.append(("…" if a else "") + text[a : e["start"]])
         out.append(text[e["start"] : e["end"]], style=_LABEL_STYLE.get(e["label"], "reverse"))
@@ -102,6 +105,11 @@ def render(result: dict[str, Any], text: str, thresholds: dict[str, dict[str, fl
                 console.print(
                     f"  [{_LABEL_STYLE.get(e['label'], '')}]{e['text']}[/] {e['label']} {e['subtype']}"
                     f"{' ' + sub.name if sub else ''} @ {e['start']}-{e['end']}"
+                )
+            elif e["source"] == "lexical":
+                console.print(
+                    f"  [{_LABEL_STYLE.get(e['label'], '')}]{e['text']}[/] {e['label']} (lexical head)"
+                    f" @ {e['start']}-{e['end']}"
                 )
             elif e["source"] == "model":
                 console.print(

@@ -72,3 +72,38 @@ def test_bad_lexical_file_is_refused_naming_it(phrase_bundle: Path, tmp_path: Pa
         B.write_checksums(broken)
         with pytest.raises(BundleError, match=r"lexical\.npz cannot be read"):
             Classifier.load(broken)
+
+
+def test_top_words_are_the_words_that_raise_the_label() -> None:
+    seg = Lexicon([]).segmenter()
+    head = _head_for("翻倍", 0, seg)
+    coef = head.coef.copy()
+    idx, _ = hashed_counts("项目", seg)
+    coef[0, idx[idx < WORD_BUCKETS]] = -8.0  # a word that lowers the label is never evidence
+    head = LexicalHead(head.idf, coef, head.intercept, head.stack)
+    text = normalize("这个项目收益翻倍，快来加入").text
+    assert [text[a:b] for a, b in head.top_words(text, seg, 0)] == ["翻倍"]
+    assert head.top_words(text, seg, 1) == []  # no weight for misleading
+    off = LexicalHead(head.idf, coef, head.intercept, np.zeros((3, 3), dtype=np.float32))
+    assert off.top_words(text, seg, 0) == []  # a stack that ignores the head shows none of its words
+
+
+def test_classify_shows_lexical_words_as_evidence(phrase_bundle: Path, tmp_path: Path) -> None:
+    seg = Classifier.load(phrase_bundle, threads=1).lexicon.segmenter()
+
+    def classify_with(word: str, label: int, record):
+        head = _head_for(word, label, seg)
+        head = LexicalHead(head.idf, head.coef * 4, head.intercept, head.stack)  # outweighs the model
+        return Classifier.load(_with_head(phrase_bundle, tmp_path / word, head), threads=1).classify(record)
+
+    text = "這個項目就是ＡＢ龐氏，收益很好"  # traditional and full-width: offsets must map back
+    result = classify_with("庞氏", 0, {"text": text, "title": "龐氏项目"})  # the title's 庞氏 is not shown
+    assert result["scores"]["fraudulent"] >= 0.5
+    lexical = [e for e in result["evidence"] if e["source"] == "lexical"]
+    assert lexical == [{"label": "fraudulent", "start": 8, "end": 10, "text": "龐氏", "source": "lexical"}]
+    assert text[8:10] == "龐氏"
+    # Words the lexicon already marks are not repeated as lexical evidence.
+    result = classify_with("保本保息", 1, "这款产品保本保息")
+    assert result["scores"]["misleading"] >= 0.5
+    assert any(e["source"] == "lexicon" and e["text"] == "保本保息" for e in result["evidence"])
+    assert not [e for e in result["evidence"] if e["source"] == "lexical"]
