@@ -81,6 +81,10 @@ class KeyRing:
                 found = principal
         return found
 
+    def by_key_id(self, key_id: str) -> Principal | None:
+        """The principal whose key id is `key_id` (a web session's key), or None once it is removed."""
+        return next((p for _, p in self._entries if p.key_id == key_id), None)
+
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyRing:
         """Read keys from the settings; in development with none, generate and log one admin key.

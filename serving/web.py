@@ -7,7 +7,8 @@ Security, because post text is hostile input:
 - Every response carries a strict Content-Security-Policy (scripts only from our own `/static`,
   no inline script, no plugins, no framing), `nosniff` and `no-referrer`.
 - Moderators sign in with their API key (role `moderator` or `admin`); the session is a signed
-  cookie (itsdangerous), HttpOnly, SameSite=Strict, Secure outside development, scoped to `/review`.
+  cookie (itsdangerous), HttpOnly, SameSite=Strict, Secure outside development, scoped to `/review`;
+  it names the key by id and ends as soon as that key is no longer configured with such a role.
 - Every POST carries the session's CSRF token (checked in constant time) and, when the browser
   sends one, an `Origin` matching the host.
 """
@@ -93,10 +94,21 @@ def _session(request: Request) -> dict[str, Any]:
         try:
             data = _serializer(request).loads(raw, max_age=SESSION_SECONDS)
             if isinstance(data, dict) and isinstance(data.get("csrf"), str):
-                return data
+                return _still_signed_in(request, data)
         except BadSignature:
             pass
     return {"csrf": secrets.token_urlsafe(32)}
+
+
+def _still_signed_in(request: Request, session: dict[str, Any]) -> dict[str, Any]:
+    """The session, signed out if its key was removed or lost its moderator role since sign-in."""
+    uid = session.get("uid")
+    if not isinstance(uid, str):
+        return session
+    principal = request.app.state.keyring.by_key_id(uid.removeprefix("key:"))
+    if principal is None or principal.role not in ("moderator", "admin"):
+        return {"csrf": secrets.token_urlsafe(32)}
+    return {**session, "role": principal.role}
 
 
 def _secure(request: Request, response: Response, session: dict[str, Any] | None = None) -> Response:

@@ -112,6 +112,23 @@ def test_sign_in_checks_the_key_and_the_csrf_token(web: TestClient) -> None:
     assert csrf(page.text) != token  # a new session token after sign-in
 
 
+def test_a_session_ends_when_its_key_is_removed(tmp_path: Path, classifier: Any, web: TestClient) -> None:
+    sign_in(web)
+    assert web.get("/review").status_code == 200
+    # The server restarts with the moderator key removed (same session secret, same cookie).
+    kept = ",".join(f"{role}:{key}" for role, key in KEYS.items() if role != "moderator")
+    app = create_app(make_settings(tmp_path, api_keys=kept), classifier=classifier)
+    with TestClient(app, base_url="https://testserver", cookies=dict(web.cookies)) as after:
+        r = after.get("/review", follow_redirects=False)
+        assert (r.status_code, r.headers["location"]) == (303, "/review/login")
+    # ... or with that key demoted to a pipeline key.
+    demoted = kept.replace(f"pipeline:{KEYS['pipeline']}", f"pipeline:{KEYS['moderator']}")
+    app = create_app(make_settings(tmp_path, api_keys=demoted), classifier=classifier)
+    with TestClient(app, base_url="https://testserver", cookies=dict(web.cookies)) as after:
+        assert after.get("/review", follow_redirects=False).status_code == 303
+    assert web.get("/review").status_code == 200  # the original server still knows the key
+
+
 def test_a_moderator_decides_an_item_in_the_page(web: TestClient) -> None:
     queue = web.app.state.review_sink  # type: ignore[attr-defined]
     result = {
