@@ -229,7 +229,9 @@ def test_corpus_mix(real_corpus: Path) -> None:
     assert share("multi_label", violating) >= 0.10
     assert 0.15 <= share("evaded", violating) <= 0.45
     compliant = [r for r in train if not r["labels"]]
-    assert 0.03 <= share("evaded", compliant) <= 0.25
+    # Compliant posts are evaded too (every hand-written one once), so evasion is no sign of a
+    # violation; but less often than violating posts, which evade filters on purpose.
+    assert 0.03 <= share("evaded", compliant) <= share("evaded", violating)
     assert any("real_text" in r["tags"] for r in train)
     longs = [r for r in train if "long" in r["tags"]]
     assert longs and all(1000 <= len(r["text"]) <= 3000 for r in longs)
