@@ -392,17 +392,18 @@ class Classifier:
 
     def _lexical_evidence(self, it: _Item, shown: dict[str, bool], found: list[dict]) -> list[dict]:
         """The lexical head's top words for each shown label, unless a lexicon phrase covers them."""
-        out: list[dict[str, Any]] = []
+        wanted = [j for j, label in enumerate(self.labels) if shown.get(label)]
+        if self.lexical is None or not wanted:
+            return []
         hits = [(e["start"], e["end"]) for e in found if e["source"] == "lexicon"]
-        for j, label in enumerate(self.labels):
-            if self.lexical is None or not shown.get(label):
-                continue
-            words = self.lexical.top_words(it.model_text, self.lexicon.segmenter(), j, start_at=it.offset)
-            for a, b in words:
+        words = self.lexical.top_words(it.model_text, self.lexicon.segmenter(), wanted, start_at=it.offset)
+        out: list[dict[str, Any]] = []
+        for j in wanted:
+            for a, b in words[j]:
                 span = self._text_span(it, a, b)
                 if span is not None and not any(x <= span[0] and span[1] <= y for x, y in hits):
                     a, b = span
-                    out.append({"label": label, "start": a, "end": b, "text": it.text[a:b],
+                    out.append({"label": self.labels[j], "start": a, "end": b, "text": it.text[a:b],
                                 "source": "lexical"})  # fmt: skip
         return out
 

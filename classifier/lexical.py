@@ -17,6 +17,7 @@ as its many n-grams). Buckets seen in fewer than two training posts have idf 0 a
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,29 +106,35 @@ class LexicalHead:
         return self.coef[:, idx] @ tfidf(idx, counts, self.idf) + self.intercept
 
     def top_words(
-        self, text: str, segmenter: Any, label: int, k: int = 3, start_at: int = 0
-    ) -> list[tuple[int, int]]:
-        """Spans in normalised `text` of the `k` jieba words that raise `label`'s lexical logit most.
+        self, text: str, segmenter: Any, labels: Sequence[int], k: int = 3, start_at: int = 0
+    ) -> dict[int, list[tuple[int, int]]]:
+        """Per label, spans in normalised `text` of the `k` jieba words that raise its logit most.
 
-        A word's share is its coefficient times its tf-idf value (over the whole text); only
-        words of two or more characters with a positive share count, each at its first
-        occurrence at or after `start_at` (a title before the text is scored, never shown).
-        These are the lexical head's evidence: what a moderator can check in the text.
+        A word's share is its coefficient times its tf-idf value (the word block of `tfidf`, over
+        the whole text); only words of two or more characters with a positive share count, each
+        at its first occurrence at or after `start_at` (a title before the text is scored, never
+        shown). Labels whose stack ignores the head get none. One segmentation for all labels.
         """
-        if self.stack[label, 1] <= 0:
-            return []
-        idx, counts = hashed_counts(text, segmenter)
-        values = self.coef[label, idx] * tfidf(idx, counts, self.idf)
-        share = dict(zip(idx.tolist(), values.tolist(), strict=True))
-        best: dict[str, tuple[float, int, int]] = {}
-        for word, start, end in segmenter.tokenize(text):
-            if start < start_at or len(word.strip()) < 2 or word in best:
-                continue
-            value = share.get(int(_hash([word], WORD_BUCKETS)[0]), 0.0)
-            if value > 0:
-                best[word] = (value, start, end)
-        top = sorted(best.values(), key=lambda v: -v[0])[:k]
-        return sorted((start, end) for _, start, end in top)
+        words = [(w, a, b) for w, a, b in segmenter.tokenize(text) if w.strip()]
+        if not words:
+            return {j: [] for j in labels}
+        ids = _hash([w for w, _, _ in words], WORD_BUCKETS)
+        buckets, first, inverse, counts = np.unique(
+            ids, return_index=True, return_inverse=True, return_counts=True
+        )
+        values = (1.0 + np.log(counts)) * self.idf[buckets]
+        values /= max(float(np.sqrt((values * values).sum())), _EPS)
+        long_enough = {u for u in range(len(buckets)) if len(words[first[u]][0].strip()) >= 2}
+        out = {}
+        for j in labels:
+            share = self.coef[j, buckets] * values if self.stack[j, 1] > 0 else np.zeros(len(buckets))
+            spans: dict[int, tuple[int, int]] = {}  # each positive word's first span at or after start_at
+            for (_, a, b), u in zip(words, inverse.tolist(), strict=True):
+                if share[u] > 0 and u in long_enough and u not in spans and a >= start_at:
+                    spans[u] = (a, b)
+            top = sorted(spans, key=lambda u: -share[u])[:k]
+            out[j] = sorted(spans[u] for u in top)
+        return out
 
     def combine(self, model_scores: np.ndarray, lexical_logits: np.ndarray) -> np.ndarray:
         """Stacked probabilities from transformer scores and lexical logits (same shape)."""

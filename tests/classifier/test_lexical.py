@@ -82,10 +82,12 @@ def test_top_words_are_the_words_that_raise_the_label() -> None:
     coef[0, idx[idx < WORD_BUCKETS]] = -8.0  # a word that lowers the label is never evidence
     head = LexicalHead(head.idf, coef, head.intercept, head.stack)
     text = normalize("这个项目收益翻倍，快来加入").text
-    assert [text[a:b] for a, b in head.top_words(text, seg, 0)] == ["翻倍"]
-    assert head.top_words(text, seg, 1) == []  # no weight for misleading
+    words = head.top_words(text, seg, [0, 1])
+    assert [text[a:b] for a, b in words[0]] == ["翻倍"]
+    assert words[1] == []  # no weight for misleading
+    assert head.top_words(text, seg, [0], start_at=7) == {0: []}  # 翻倍 starts at 6, before 7
     off = LexicalHead(head.idf, coef, head.intercept, np.zeros((3, 3), dtype=np.float32))
-    assert off.top_words(text, seg, 0) == []  # a stack that ignores the head shows none of its words
+    assert off.top_words(text, seg, [0]) == {0: []}  # a stack that ignores the head shows none of its words
 
 
 def test_classify_shows_lexical_words_as_evidence(phrase_bundle: Path, tmp_path: Path) -> None:
