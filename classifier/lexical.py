@@ -122,8 +122,7 @@ class LexicalHead:
         buckets, first, inverse, counts = np.unique(
             ids, return_index=True, return_inverse=True, return_counts=True
         )
-        values = (1.0 + np.log(counts)) * self.idf[buckets]
-        values /= max(float(np.sqrt((values * values).sum())), _EPS)
+        values = tfidf(buckets, counts.astype(np.float32), self.idf)  # the word block alone
         long_enough = {u for u in range(len(buckets)) if len(words[first[u]][0].strip()) >= 2}
         out = {}
         for j in labels:
