@@ -37,7 +37,7 @@ from .bundle import (
     load_bundle,
 )
 from .evidence import Hit, Lexicon, LexiconError, apply_account_rule, evidence_for
-from .lexical import LexicalHead
+from .lexical import LexicalHead, Words, segment
 from .normalize import NORMALIZER_VERSION, Normalized, normalize
 from .policy import Policy
 from .records import RecordError, validate_record
@@ -66,6 +66,7 @@ class _Item:
     model_text: str
     offset: int  # where `norm.text` starts inside `model_text`
     licensed: bool | None
+    words: Words | None  # `model_text`'s jieba words, for the lexical head's score and evidence
 
 
 class Classifier:
@@ -247,11 +248,12 @@ class Classifier:
             pos += len(ws)
         return out
 
-    def _final(self, model_text: str, window_max: np.ndarray) -> np.ndarray:
+    def _final(self, model_text: str, window_max: np.ndarray, words: Words | None = None) -> np.ndarray:
         """A post's label scores: the windows' maximum, stacked with the lexical head if any."""
         if self.lexical is None:
             return window_max
-        return self.lexical.combine(window_max, self.lexical.logits(model_text, self.lexicon.segmenter()))
+        lexical = self.lexical.logits(model_text, self.lexicon.segmenter(), words)
+        return self.lexical.combine(window_max, lexical)
 
     # -- results -----------------------------------------------------------------------------
 
@@ -262,7 +264,8 @@ class Classifier:
         if title.strip():
             head = normalize(title).text
             model_text, offset = f"{head}\n{norm.text}", len(head) + 1
-        return _Item(rid or uuid.uuid4().hex, text, norm, model_text, offset, licensed)
+        words = segment(model_text, self.lexicon.segmenter()) if self.lexical is not None else None
+        return _Item(rid or uuid.uuid4().hex, text, norm, model_text, offset, licensed, words)
 
     def classify(self, record: str | Mapping[str, Any]) -> dict[str, Any]:
         """Classify one post: a string or a DESIGN.md record (``text`` required).
@@ -307,7 +310,9 @@ class Classifier:
             {j: (ws[b].char_start, ws[b].char_end) for j, b in enumerate(p.argmax(axis=0))}
             for ws, p in zip(per, chunks, strict=True)
         ]
-        finals = [self._final(it.model_text, p.max(axis=0)) for it, p in zip(items, chunks, strict=True)]
+        finals = [
+            self._final(it.model_text, p.max(axis=0), it.words) for it, p in zip(items, chunks, strict=True)
+        ]
         if self.evidence_mode == "sentence":
             self._refine_to_sentences(items, finals, spans)
         return [self._result(it, f, sp) for it, f, sp in zip(items, finals, spans, strict=True)]
@@ -396,7 +401,9 @@ class Classifier:
         if self.lexical is None or not wanted:
             return []
         hits = [(e["start"], e["end"]) for e in found if e["source"] == "lexicon"]
-        words = self.lexical.top_words(it.model_text, self.lexicon.segmenter(), wanted, start_at=it.offset)
+        words = self.lexical.top_words(
+            it.model_text, self.lexicon.segmenter(), wanted, start_at=it.offset, words=it.words
+        )
         out: list[dict[str, Any]] = []
         for j in wanted:
             for a, b in words[j]:

@@ -31,12 +31,20 @@ NGRAMS = (1, 2, 3)
 _EPS = 1e-6
 
 
-def tokens(text: str, segmenter: Any) -> tuple[list[str], list[str]]:
-    """jieba words and character n-grams of normalised text."""
-    words = [w for w in segmenter.lcut(text) if w.strip()]
+Words = list[tuple[str, int, int]]  # jieba words with their spans in the normalised text
+
+
+def segment(text: str, segmenter: Any) -> Words:
+    """jieba words of normalised text (blank ones dropped) with their (start, end)."""
+    return [(w, a, b) for w, a, b in segmenter.tokenize(text) if w.strip()]
+
+
+def tokens(text: str, segmenter: Any, words: Words | None = None) -> tuple[list[str], list[str]]:
+    """jieba words and character n-grams of normalised text (`words`: its `segment`, if known)."""
+    words = segment(text, segmenter) if words is None else words
     flat = "".join(text.split())
     grams = [flat[i : i + n] for n in NGRAMS for i in range(len(flat) - n + 1)]
-    return words, grams
+    return [w for w, _, _ in words], grams
 
 
 def _hash(toks: list[str], buckets: int) -> np.ndarray:
@@ -45,9 +53,9 @@ def _hash(toks: list[str], buckets: int) -> np.ndarray:
     )
 
 
-def hashed_counts(text: str, segmenter: Any) -> tuple[np.ndarray, np.ndarray]:
+def hashed_counts(text: str, segmenter: Any, words: Words | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sorted bucket indices (words first, then n-grams) and their counts for one normalised text."""
-    words, grams = tokens(text, segmenter)
+    words, grams = tokens(text, segmenter, words)
     ids = np.concatenate([_hash(words, WORD_BUCKETS), WORD_BUCKETS + _hash(grams, CHAR_BUCKETS)])
     idx, counts = np.unique(ids, return_counts=True)
     return idx, counts.astype(np.float32)
@@ -100,22 +108,23 @@ class LexicalHead:
     def save(self, path: str | Path) -> None:
         np.savez_compressed(path, idf=self.idf, coef=self.coef, intercept=self.intercept, stack=self.stack)
 
-    def logits(self, text: str, segmenter: Any) -> np.ndarray:
-        """Lexical logits `[L]` of one normalised text."""
-        idx, counts = hashed_counts(text, segmenter)
+    def logits(self, text: str, segmenter: Any, words: Words | None = None) -> np.ndarray:
+        """Lexical logits `[L]` of one normalised text (`words`: its `segment`, if known)."""
+        idx, counts = hashed_counts(text, segmenter, words)
         return self.coef[:, idx] @ tfidf(idx, counts, self.idf) + self.intercept
 
     def top_words(
-        self, text: str, segmenter: Any, labels: Sequence[int], k: int = 3, start_at: int = 0
-    ) -> dict[int, list[tuple[int, int]]]:
+        self, text: str, segmenter: Any, labels: Sequence[int], k: int = 3, start_at: int = 0,
+        words: Words | None = None,
+    ) -> dict[int, list[tuple[int, int]]]:  # fmt: skip
         """Per label, spans in normalised `text` of the `k` jieba words that raise its logit most.
 
         A word's share is its coefficient times its tf-idf value (the word block of `tfidf`, over
         the whole text); only words of two or more characters with a positive share count, each
         at its first occurrence at or after `start_at` (a title before the text is scored, never
-        shown). Labels whose stack ignores the head get none. One segmentation for all labels.
+        shown). Labels whose stack ignores the head get none. `words`: the text's `segment`, if known.
         """
-        words = [(w, a, b) for w, a, b in segmenter.tokenize(text) if w.strip()]
+        words = segment(text, segmenter) if words is None else words
         if not words:
             return {j: [] for j in labels}
         ids = _hash([w for w, _, _ in words], WORD_BUCKETS)

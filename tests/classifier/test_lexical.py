@@ -103,7 +103,6 @@ def test_classify_shows_lexical_words_as_evidence(phrase_bundle: Path, tmp_path:
     assert result["scores"]["fraudulent"] >= 0.5
     lexical = [e for e in result["evidence"] if e["source"] == "lexical"]
     assert lexical == [{"label": "fraudulent", "start": 8, "end": 10, "text": "龐氏", "source": "lexical"}]
-    assert text[8:10] == "龐氏"
     # Words the lexicon already marks are not repeated as lexical evidence.
     result = classify_with("保本保息", 1, "这款产品保本保息")
     assert result["scores"]["misleading"] >= 0.5
