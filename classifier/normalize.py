@@ -61,6 +61,7 @@ class Evasion:
     pattern: str
     replacement: str
     note: str
+    context: tuple[int, int] = (0, 0)  # characters before/after the match its look-arounds need
 
 
 # The evasion table (TAXONOMY.md). Patterns run on lowercased, simplified text. Latin codes
@@ -71,13 +72,13 @@ EVASIONS: tuple[Evasion, ...] = (
     Evasion(r"(?<![a-z])v信", "微信", "V信"),
     Evasion(r"(?<![a-z])(?:vx|wx|weixin)(?![a-z])", "微信", "vx/wx/weixin for 微信"),
     Evasion(r"\+ ?v(?![a-z])", "加微信", "+V / + v for 加微信"),
-    Evasion(r"(?<=[加扫私找])v(?![a-z])", "微信", "加v/私v"),
+    Evasion(r"(?<=[加扫私找])v(?![a-z])", "微信", "加v/私v", (1, 0)),
     Evasion(r"扣扣", "qq", "扣扣 for QQ"),
-    Evasion(r"(?<=[加进入拉q])裙(?!子)|裙(?=号|聊|主)", "群", "裙 for 群 in contact context"),
+    Evasion(r"(?<=[加进入拉q])裙(?!子)|裙(?=号|聊|主)", "群", "裙 for 群 in contact context", (1, 1)),
     Evasion(r"稳攥|稳挣", "稳赚", "稳赚 homophones"),
     Evasion(r"包攥", "包赚", "包赚 homophone"),
     Evasion(r"保夲", "保本", "夲 variant of 本"),
-    Evasion(r"(?<=[赚搞挣])米", "钱", "米 for 钱 after 赚/搞/挣"),
+    Evasion(r"(?<=[赚搞挣])米", "钱", "米 for 钱 after 赚/搞/挣", (1, 0)),
     Evasion(r"(?<![a-z])gp(?![a-z])", "股票", "pinyin initials gp = 股票"),
     Evasion(r"(?<![a-z])dk(?![a-z])", "贷款", "pinyin initials dk = 贷款"),
     Evasion(r"(?<![a-z])zx(?![a-z])", "征信", "pinyin initials zx = 征信"),
@@ -169,8 +170,14 @@ def _substitute(
     ends: list[int],
     pattern: re.Pattern[str],
     replace: Callable[[re.Match[str]], str],
+    context: Callable[[re.Match[str]], tuple[int, int]] | None = None,
 ) -> tuple[str, list[int], list[int]]:
-    """Apply `pattern.sub(replace)` and carry the offset map along."""
+    """Apply `pattern.sub(replace)` and carry the offset map along.
+
+    A replaced character maps to the whole match (vx -> 微信: each to "vx", not v -> 微), widened
+    by `context(match)` characters before and after when the pattern looked at its neighbours
+    (加v -> 加微信: 微信 maps to "加v", since "v" alone stays "v").
+    """
     pieces: list[str] = []
     new_starts: list[int] = []
     new_ends: list[int] = []
@@ -183,12 +190,13 @@ def _substitute(
         pieces.append(text[pos:a])
         new_starts += starts[pos:a]
         new_ends += ends[pos:a]
-        if len(rep) == b - a:
+        if rep == text[a:b]:
             new_starts += starts[a:b]
             new_ends += ends[a:b]
         else:
-            new_starts += [starts[a]] * len(rep)
-            new_ends += [ends[b - 1]] * len(rep)
+            before, after = context(m) if context is not None else (0, 0)
+            new_starts += [starts[max(a - before, 0)]] * len(rep)
+            new_ends += [ends[min(b - 1 + after, len(ends) - 1)]] * len(rep)
         pieces.append(rep)
         pos = b
     if pos == 0:
@@ -199,14 +207,28 @@ def _substitute(
     return "".join(pieces), new_starts, new_ends
 
 
-def _evasion_replacement(m: re.Match[str]) -> str:
+def _evasion_entry(m: re.Match[str]) -> Evasion | None:
     # The combined regex finds the leftmost match; re-run each entry at that position (with
     # the full string, so look-behinds still see their context) to learn which one it was.
     for entry, regex in zip(EVASIONS, _EVASION_RES, strict=True):
         hit = regex.match(m.string, m.start())
         if hit is not None and hit.end() == m.end():
-            return entry.replacement
-    return m.group(0)
+            return entry
+    return None
+
+
+def _evasion_replacement(m: re.Match[str]) -> str:
+    entry = _evasion_entry(m)
+    return m.group(0) if entry is None else entry.replacement
+
+
+def _evasion_context(m: re.Match[str]) -> tuple[int, int]:
+    entry = _evasion_entry(m)
+    return (0, 0) if entry is None else entry.context
+
+
+def _evade(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
+    return _substitute(text, starts, ends, _EVASION_RE, _evasion_replacement, _evasion_context)
 
 
 def _separator_replacement(m: re.Match[str]) -> str:
@@ -245,7 +267,7 @@ def normalize(text: str) -> Normalized:
                 ends += [i + 1] * len(out)
         norm = "".join(pieces)
     if _EVASION_HINT.search(norm):
-        norm, starts, ends = _substitute(norm, starts, ends, _EVASION_RE, _evasion_replacement)
+        norm, starts, ends = _evade(norm, starts, ends)
     # Separator removal can join a code split apart, and evasion replacement can put a CJK
     # character next to a separator run; two rounds reach a fixed point for the table above.
     for _ in range(3):
@@ -254,7 +276,7 @@ def normalize(text: str) -> Normalized:
         before = norm
         norm, starts, ends = _substitute(norm, starts, ends, _SEP_RE, _separator_replacement)
         if _EVASION_HINT.search(norm):
-            norm, starts, ends = _substitute(norm, starts, ends, _EVASION_RE, _evasion_replacement)
+            norm, starts, ends = _evade(norm, starts, ends)
         if norm == before:
             break
     return Normalized(norm, text, tuple(starts), tuple(ends))

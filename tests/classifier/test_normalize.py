@@ -153,3 +153,14 @@ def test_rejects_non_strings() -> None:
 def test_version_is_a_string() -> None:
     assert isinstance(NORMALIZER_VERSION, str) and NORMALIZER_VERSION
     assert all(e.note for e in EVASIONS)
+
+
+@pytest.mark.parametrize("text", ["vx", "加vx", "加Ⓥ", "私v详聊", "进裙领", "裙号88", "赚米", "薇信"])
+def test_replaced_codes_map_back_whole_with_their_context(text: str) -> None:
+    # Found by the property above: 微 of "vx" mapped to "v" alone, 微信 of "加v" to "v" alone.
+    n = normalize(text)
+    for start in range(len(n.text)):
+        for end in range(start + 1, len(n.text) + 1):
+            a, b = n.to_original(start, end)
+            inside = [i for i in range(len(n.text)) if a <= n.starts[i] and n.ends[i] <= b]
+            assert normalize(text[a:b]).text == n.text[inside[0] : inside[-1] + 1], (start, end)
