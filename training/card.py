@@ -116,9 +116,11 @@ LEXICAL_TEXT = """
 The transformer is stacked with a lexical head (`lexical.npz`, `classifier/lexical.py`): TF-IDF
 over jieba words (segmented with the bundle's lexicon as user dictionary) and character 1-3-grams,
 hashed, with one logistic regression per label fitted on train. A label's score is
-sigmoid(a * logit(transformer score) + b * lexical logit + c), with a, b, c per label fitted on dev
-(listed under `lexical.stack` in the training details). The table's "transformer alone" row is the
-same ONNX model without the head.
+sigmoid(a * logit(transformer score) + b * lexical logit + d * chunk logit + c), where the chunk
+logit is the head's largest over the whole text and its 300-character chunks (225 apart), so a
+violating paragraph in a long post is not diluted by the text around it; a, b, d, c per label are
+fitted on dev (listed under `lexical.stack` in the training details). The table's "transformer
+alone" row is the same ONNX model without the head.
 """
 
 # The quality targets of the model issue, checked on `gold`.

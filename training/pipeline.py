@@ -312,7 +312,7 @@ class Pipeline:
         linear = fit_linear(texts, targets_of(labels), segmenter, seed=self.plan.seed)
         head = fit_stack(linear, dev_scores, lexical_logits(linear, dev.texts, segmenter), dev.targets)
         self.report["lexical"] = {
-            "stack": head.stack.round(4).tolist(),  # per label: a (transformer), b (lexical), c
+            "stack": head.stack.round(4).tolist(),  # per label: a (transformer), b, d (lexical), c
             "active_buckets": int((head.idf > 0).sum()),
             "train_items": len(texts),
         }

@@ -11,7 +11,16 @@ import pytest
 from classifier import BundleError, Classifier
 from classifier import bundle as B
 from classifier.evidence import Lexicon
-from classifier.lexical import N_FEATURES, WORD_BUCKETS, LexicalHead, hashed_counts, tfidf
+from classifier.lexical import (
+    CHUNK,
+    N_FEATURES,
+    WORD_BUCKETS,
+    LexicalHead,
+    chunks,
+    hashed_counts,
+    segment,
+    tfidf,
+)
 from classifier.normalize import normalize
 
 LABELS = ("fraudulent", "misleading", "unlicensed")
@@ -22,7 +31,7 @@ def _head_for(word: str, label: int, segmenter) -> LexicalHead:
     idx, _ = hashed_counts(word, segmenter)
     coef = np.zeros((3, N_FEATURES), dtype=np.float32)
     coef[label, idx[idx < WORD_BUCKETS]] = 8.0
-    stack = np.array([[1.0, 1.0, 0.0]] * 3, dtype=np.float32)
+    stack = np.array([[1.0, 1.0, 0.0, 0.0]] * 3, dtype=np.float32)
     return LexicalHead(np.ones(N_FEATURES, dtype=np.float32), coef, np.full(3, -2.0, np.float32), stack)
 
 
@@ -59,6 +68,35 @@ def test_bundle_with_lexical_head_stacks_it(phrase_bundle: Path, tmp_path: Path)
     assert clf.classify(texts[0])["scores"]["fraudulent"] == pytest.approx(float(stacked[0, 0]), abs=1e-4)
 
 
+def test_chunk_logit_finds_a_paragraph_inside_a_long_text(tmp_path: Path) -> None:
+    from training.lexical import lexical_logits
+
+    seg = Lexicon([]).segmenter()
+    head = _head_for("庞氏", 0, seg)
+    head = LexicalHead(head.idf, head.coef * 5, head.intercept, head.stack)
+    filler = "".join(chr(0x4E00 + i * 37 % 5000) for i in range(800))  # 800 characters of varied text
+    long = normalize(filler + "朋友拉我进的项目就是庞氏，" + filler[::-1]).text
+    short = "朋友拉我进的项目就是庞氏"
+    pieces = chunks(long, segment(long, seg))
+    assert all(len(p) == CHUNK for p, _ in pieces) and long.endswith(pieces[-1][0])
+    assert all(long[a:b] == w and w in p for p, ws in pieces for w, a, b in ws)  # offsets kept
+    whole, top = head.logits(long, seg)
+    assert top[0] > whole[0] + 1.0  # the paragraph is not diluted by the text around it
+    assert np.array_equal(top[1:], whole[1:])  # no other label has weights
+    assert np.array_equal(*head.logits(short, seg)) and chunks(short, segment(short, seg)) == []
+    # Training computes the same features in one sparse product.
+    batch = lexical_logits(head, [long, short], seg)
+    assert np.allclose(batch, np.stack([head.logits(long, seg), head.logits(short, seg)]), atol=1e-5)
+    # The stack weighs the two: d on the chunk logit, b on the whole text's.
+    chunky = LexicalHead(head.idf, head.coef, head.intercept, np.float32([[0.0, 0.0, 1.0, 0.0]] * 3))
+    assert chunky.combine(np.full(3, 0.5), batch[0])[0] > head.combine(np.full(3, 0.5), batch[0])[0]
+    # A head saved before chunks (stack a, b, c) still loads, with d = 0.
+    np.savez_compressed(tmp_path / "old.npz", idf=head.idf, coef=head.coef, intercept=head.intercept,
+                        stack=np.array([[0.5, 1.0, 0.2]] * 3, np.float32))  # fmt: skip
+    old = LexicalHead.load(tmp_path / "old.npz", 3)
+    assert np.allclose(old.stack, [[0.5, 1.0, 0.0, 0.2]] * 3)
+
+
 def test_bad_lexical_file_is_refused_naming_it(phrase_bundle: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(phrase_bundle, broken)
@@ -86,7 +124,7 @@ def test_top_words_are_the_words_that_raise_the_label() -> None:
     assert [text[a:b] for a, b in words[0]] == ["翻倍"]
     assert words[1] == []  # no weight for misleading
     assert head.top_words(text, seg, [0], start_at=7) == {0: []}  # 翻倍 starts at 6, before 7
-    off = LexicalHead(head.idf, coef, head.intercept, np.zeros((3, 3), dtype=np.float32))
+    off = LexicalHead(head.idf, coef, head.intercept, np.zeros((3, 4), dtype=np.float32))
     assert off.top_words(text, seg, [0]) == {0: []}  # a stack that ignores the head shows none of its words
 
 

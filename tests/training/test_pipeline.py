@@ -117,12 +117,14 @@ def test_served_scores_are_the_evaluated_scores(trained_bundle, toy_corpus):
     from tokenizers import Tokenizer
 
     from classifier.core import Classifier
-    from classifier.lexical import LexicalHead
+    from classifier.lexical import CHUNK, LexicalHead
     from training import evaluate as ev
     from training.lexical import lexical_logits, segmenter_for
 
     bundle = B.load_bundle(trained_bundle)
     texts = ev.load_split("test", toy_corpus).texts[:40]
+    texts.append("\n".join(texts[:30]))  # a long post: its lexical chunks count too
+    assert len(texts[-1]) > 2 * CHUNK
     tok = Tokenizer.from_file(str(bundle.file(B.TOKENIZER_FILE)))
     model = ev.onnx_scores(bundle.file(B.MODEL_FILE), tok, texts, bundle.window, bundle.stride)
     head = LexicalHead.load(bundle.file(B.LEXICAL_FILE), len(LABELS))
