@@ -55,7 +55,7 @@ class TrainPlan:
     size: str = "mini"
     window: int = 320
     stride: int = 240
-    # The shipped run (bundle 2026.11.25-mini-s4) used these fixed step counts, so the defaults
+    # The shipped run (bundle 2026.11.25-mini-s5) used these fixed step counts, so the defaults
     # replay it; `*_steps 0` with `*_minutes` plans steps from a time budget instead.
     pretrain_steps: int = 2600  # stage 1; 0 = as many as fit in pretrain_minutes
     pretrain_minutes: float | None = None
