@@ -169,14 +169,13 @@ def _substitute(
     starts: list[int],
     ends: list[int],
     pattern: re.Pattern[str],
-    replace: Callable[[re.Match[str]], str],
-    context: Callable[[re.Match[str]], tuple[int, int]] | None = None,
+    replace: Callable[[re.Match[str]], tuple[str, tuple[int, int]]],
 ) -> tuple[str, list[int], list[int]]:
-    """Apply `pattern.sub(replace)` and carry the offset map along.
+    """Apply `pattern.sub` and carry the offset map along; `replace(match)` gives the replacement
+    and how many characters before and after the match its pattern looked at.
 
     A replaced character maps to the whole match (vx -> 微信: each to "vx", not v -> 微), widened
-    by `context(match)` characters before and after when the pattern looked at its neighbours
-    (加v -> 加微信: 微信 maps to "加v", since "v" alone stays "v").
+    by those neighbours (加v -> 加微信: 微信 maps to "加v", since "v" alone stays "v").
     """
     pieces: list[str] = []
     new_starts: list[int] = []
@@ -186,7 +185,7 @@ def _substitute(
         a, b = m.span()
         if a == b:
             continue
-        rep = replace(m)
+        rep, (before, after) = replace(m)
         pieces.append(text[pos:a])
         new_starts += starts[pos:a]
         new_ends += ends[pos:a]
@@ -194,7 +193,6 @@ def _substitute(
             new_starts += starts[a:b]
             new_ends += ends[a:b]
         else:
-            before, after = context(m) if context is not None else (0, 0)
             new_starts += [starts[max(a - before, 0)]] * len(rep)
             new_ends += [ends[min(b - 1 + after, len(ends) - 1)]] * len(rep)
         pieces.append(rep)
@@ -207,35 +205,25 @@ def _substitute(
     return "".join(pieces), new_starts, new_ends
 
 
-def _evasion_entry(m: re.Match[str]) -> Evasion | None:
+def _evasion_replacement(m: re.Match[str]) -> tuple[str, tuple[int, int]]:
     # The combined regex finds the leftmost match; re-run each entry at that position (with
     # the full string, so look-behinds still see their context) to learn which one it was.
     for entry, regex in zip(EVASIONS, _EVASION_RES, strict=True):
         hit = regex.match(m.string, m.start())
         if hit is not None and hit.end() == m.end():
-            return entry
-    return None
-
-
-def _evasion_replacement(m: re.Match[str]) -> str:
-    entry = _evasion_entry(m)
-    return m.group(0) if entry is None else entry.replacement
-
-
-def _evasion_context(m: re.Match[str]) -> tuple[int, int]:
-    entry = _evasion_entry(m)
-    return (0, 0) if entry is None else entry.context
+            return entry.replacement, entry.context
+    return m.group(0), (0, 0)
 
 
 def _evade(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
-    return _substitute(text, starts, ends, _EVASION_RE, _evasion_replacement, _evasion_context)
+    return _substitute(text, starts, ends, _EVASION_RE, _evasion_replacement)
 
 
-def _separator_replacement(m: re.Match[str]) -> str:
+def _separator_replacement(m: re.Match[str]) -> tuple[str, tuple[int, int]]:
     if m.group("sep") is not None:
-        return ""
+        return "", (0, 0)
     run = m.group("ws")
-    return "\n" if any(c in run for c in "\n\r\u0085\u2028\u2029") else " "
+    return ("\n" if any(c in run for c in "\n\r\u0085\u2028\u2029") else " "), (0, 0)
 
 
 def normalize(text: str) -> Normalized:
